@@ -1,0 +1,1 @@
+"""A model of Linux netfilter as iptables(8) shows it: tables, chains, rules, traversal."""

@@ -1,0 +1,122 @@
+"""The netfilter rule model (the "AST"): Ruleset -> Table -> Chain -> Rule -> Match/Target.
+
+Parsing (`parse.py`) builds it, rendering (`render.py`) prints it the way iptables 1.8.9 does,
+and the engine (`engine.py`) walks it. A `Rule` keeps the text it was written as (`raw`), so
+the UI can show the learner's own spelling beside iptables' canonical one.
+
+Each match or target object carries both its syntax and its meaning: it can print itself
+(`save_args`) and decide about a packet (`matches` / `apply`). The concrete classes live in
+`matches.py` and `targets.py`, registered under their iptables spelling.
+"""
+
+from __future__ import annotations
+
+import itertools
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+from app.sim.netfilter.context import MatchContext, TargetResult
+
+# The builtin chains of each table, in iptables-save's order (iptables(8), TABLES).
+BUILTIN_CHAINS: dict[str, tuple[str, ...]] = {
+    "raw": ("PREROUTING", "OUTPUT"),
+    "mangle": ("PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"),
+    "nat": ("PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"),
+    "filter": ("INPUT", "FORWARD", "OUTPUT"),
+    "security": ("INPUT", "FORWARD", "OUTPUT"),
+}
+TABLE_NAMES = tuple(BUILTIN_CHAINS)
+
+_uids = itertools.count(1)
+
+
+def next_uid() -> int:
+    """A process-unique id for a rule (per-rule kernel state such as nth counters)."""
+    return next(_uids)
+
+
+class Match(ABC):
+    """One match: the builtin `-s/-d/-p/-i/-o` part or one `-m NAME` module.
+
+    `negated`-style flags live inside each subclass, as options do.
+    """
+
+    name: str = ""
+
+    @abstractmethod
+    def matches(self, ctx: MatchContext) -> bool:
+        """Does the packet in `ctx` match? May read and update per-rule or per-list state."""
+
+    @abstractmethod
+    def save_args(self) -> list[str]:
+        """The arguments as iptables-save prints them, e.g. ["-m", "tcp", "--dport", "80"]."""
+
+
+class Target(ABC):
+    """A rule's `-j`/`-g` part: a builtin verdict, an extension target, or a chain jump."""
+
+    name: str = ""
+
+    @abstractmethod
+    def apply(self, ctx: MatchContext) -> TargetResult:
+        """Decide (and perform side effects such as MARK on `ctx`)."""
+
+    @abstractmethod
+    def save_args(self) -> list[str]:
+        """The arguments as iptables-save prints them, e.g. ["-j", "DNAT", "--to-destination", ...]."""
+
+
+@dataclass
+class Rule:
+    """One rule of a chain. `matches` are evaluated left to right, in save order."""
+
+    matches: list[Match]
+    target: Target | None
+    raw: str = ""
+    packets: int = 0
+    bytes: int = 0
+    uid: int = field(default_factory=next_uid)
+
+
+@dataclass
+class Chain:
+    """A chain. Builtin chains have a `policy` (ACCEPT or DROP); user chains have None."""
+
+    name: str
+    policy: str | None = None
+    rules: list[Rule] = field(default_factory=list)
+    packets: int = 0
+    bytes: int = 0
+
+    @property
+    def builtin(self) -> bool:
+        return self.policy is not None
+
+
+@dataclass
+class Table:
+    """A table and its chains, builtin chains first in iptables' order, then user chains."""
+
+    name: str
+    chains: dict[str, Chain] = field(default_factory=dict)
+
+    @classmethod
+    def empty(cls, name: str) -> Table:
+        """A table with only its builtin chains, policy ACCEPT, as the kernel creates it."""
+        table = cls(name)
+        for chain in BUILTIN_CHAINS[name]:
+            table.chains[chain] = Chain(chain, policy="ACCEPT")
+        return table
+
+
+@dataclass
+class Ruleset:
+    """All tables of one node (IPv4). Absent tables were never loaded."""
+
+    tables: dict[str, Table] = field(default_factory=dict)
+
+    def table(self, name: str) -> Table:
+        """The table, created empty on first use (as the kernel loads a table module)."""
+        if name not in self.tables:
+            self.tables[name] = Table.empty(name)
+        return self.tables[name]
