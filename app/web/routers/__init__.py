@@ -1,0 +1,1 @@
+"""One `APIRouter` per module; `app.web.app.ROUTERS` lists the ones the app mounts."""
