@@ -1,0 +1,223 @@
+"""kube-proxy's iptables mode: one sync turns a `ProxyState` into iptables-restore input.
+
+`render_restore(state, full=..., previous=...)` is one call of syncProxyRules. It returns a
+`SyncResult` with the exact restore input (`restore`, what kube-proxy's `iptablesData` holds;
+`canonical()` gives the upstream tests' sort of it), the node's tables after applying it, and
+what changed (`changes`, `changed_chains`), so a UI can say "kube-proxy noticed the endpoint
+change and rewrote KUBE-SVC-…".
+
+Passing the previous result makes the sync behave like a long-running kube-proxy:
+* partial syncs (`full=False`) rewrite the per-service nat chains only for Services whose
+  Service or EndpointSlices changed; the top-level chains are always rewritten in full;
+* service chains that exist on the node but were not written are flushed and deleted (`-X`);
+  in large-cluster mode (> 1000 endpoints) at most once per sync period;
+* if the restore fails (it is all-or-nothing), the node is unchanged and the next sync is full;
+* rendered rules are cached per Service and version, so an unchanged Service costs a lookup.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from app.sim.kubeproxy import iptables_fixed as fixed
+from app.sim.kubeproxy.iptables_node import NodeTables, RestoreError
+from app.sim.kubeproxy.iptables_service import PortRender, RenderContext, render_port
+from app.sim.kubeproxy.names import is_service_chain
+from app.sim.kubeproxy.sort import canonical
+from app.sim.kubeproxy.state import ProxyState, ServiceView
+
+LARGE_CLUSTER_ENDPOINTS_THRESHOLD = 1000  # largeClusterEndpointsThreshold in proxier.go
+
+
+@dataclass(frozen=True)
+class ChainChange:
+    """How one chain differs after a sync: `created`, `rewritten` or `deleted`."""
+
+    table: str
+    chain: str
+    kind: str
+    before: tuple[str, ...]
+    after: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Cached:
+    version: str
+    ctx: RenderContext
+    ports: tuple[PortRender, ...]
+    active: frozenset[str]
+
+
+@dataclass
+class SyncResult:
+    """One sync: its restore input, whether it applied, and the node afterwards."""
+
+    restore: str
+    full: bool
+    applied: bool
+    node: NodeTables
+    large_cluster: bool
+    last_cleanup: float
+    need_full_sync: bool = False
+    error: str | None = None
+    exit_status: int = 0
+    written_chains: tuple[str, ...] = ()
+    deleted_chains: tuple[str, ...] = ()
+    changes: tuple[ChainChange, ...] = ()
+    versions: dict[str, str] = field(default_factory=dict, repr=False)
+    cache: dict[str, _Cached] = field(default_factory=dict, repr=False)
+
+    def canonical(self) -> str:
+        """The restore input in the upstream tests' canonical order (see sort.py)."""
+        return canonical(self.restore)
+
+    @property
+    def changed_chains(self) -> list[str]:
+        """Names of the chains whose rules this sync changed (created, rewritten, deleted)."""
+        return [c.chain for c in self.changes]
+
+    def chain(self, table: str, chain: str) -> list[str]:
+        """A chain's rules on the node after this sync, as restore lines."""
+        return self.node.rules(table, chain)
+
+
+def render_restore(
+    state: ProxyState,
+    *,
+    full: bool = True,
+    previous: SyncResult | None = None,
+    now: float = 0.0,
+) -> SyncResult:
+    """One syncProxyRules. `now` is the logical clock (seconds) for the stale-chain scan."""
+    full = full or previous is None or previous.need_full_sync
+    large = state.total_endpoints() > LARGE_CLUSTER_ENDPOINTS_THRESHOLD
+    ctx = RenderContext(state.options, state.node.primary_ip, large)
+    services = _render_services(state.views, ctx, previous)
+    changed = _changed_services(state.views, previous, full)
+    cleanup = (
+        not large or previous is None or now - previous.last_cleanup > state.options.sync_period
+    )
+    original = previous.node if previous else NodeTables()
+    before = _ensure_jumps(original) if full else original
+    active = frozenset().union(*(c.active for c in services.values()))
+    stale = _stale_chains(before, active) if cleanup else []
+    restore, written = _assemble(state, services, changed, stale)
+    result = SyncResult(
+        restore=restore,
+        full=full,
+        applied=True,
+        node=before,
+        large_cluster=large,
+        last_cleanup=now if cleanup else previous.last_cleanup,  # type: ignore[union-attr]
+        written_chains=tuple(written),
+        versions={k: v.version for k, v in state.views.items()},
+        cache=services,
+    )
+    try:
+        result.node = before.apply_restore(restore)
+    except RestoreError as err:
+        result.applied, result.need_full_sync = False, True
+        result.error, result.exit_status = str(err), err.status
+        return result
+    result.deleted_chains = tuple(stale)
+    result.changes = tuple(diff_tables(original, result.node, ("filter", "nat")))
+    return result
+
+
+def _render_services(
+    views: dict[str, ServiceView], ctx: RenderContext, previous: SyncResult | None
+) -> dict[str, _Cached]:
+    """Per Service, its rendered ports; reused from the previous sync when nothing changed."""
+    old = previous.cache if previous else {}
+    out: dict[str, _Cached] = {}
+    for key in sorted(views):
+        view = views[key]
+        hit = old.get(key)
+        if hit is not None and hit.version == view.version and hit.ctx == ctx:
+            out[key] = hit
+            continue
+        ports = tuple(render_port(pe, ctx) for pe in view.ports)
+        active = frozenset(c for p in ports for c in p.nat_chains)
+        out[key] = _Cached(view.version, ctx, ports, active)
+    return out
+
+
+def _changed_services(
+    views: dict[str, ServiceView], previous: SyncResult | None, full: bool
+) -> set[str]:
+    if full or previous is None:
+        return set(views)
+    old = previous.versions
+    return {k for k, v in views.items() if old.get(k) != v.version}
+
+
+def _stale_chains(node: NodeTables, active: frozenset[str]) -> list[str]:
+    """Service chains on the node (read back like `iptables-save -t nat`) not written now."""
+    return sorted(c for c in node.chain_names("nat") if is_service_chain(c) and c not in active)
+
+
+def _assemble(
+    state: ProxyState, services: dict[str, _Cached], changed: set[str], stale: list[str]
+) -> tuple[str, list[str]]:
+    """The restore input in kube-proxy's emission order (Services by namespace/name)."""
+    opts = state.options
+    filter_rules = fixed.render_kubelet_firewall(opts)
+    nat_chains = list(fixed.NAT_CHAINS)
+    nat_rules = fixed.render_postrouting(opts)
+    written: list[str] = []
+    for key, svc in services.items():
+        for port in svc.ports:
+            filter_rules.extend(port.filter_rules)
+            nat_rules.extend(port.nat_dispatch)
+            if key in changed:
+                written.extend(port.nat_chains)
+                nat_rules.extend(port.nat_rules)
+    nat_chains.extend(written)
+    nat_chains.extend(stale)
+    nat_rules.extend(f"-X {c}" for c in stale)
+    nat_rules.extend(fixed.render_nodeports_tail(opts, state.node))
+    filter_rules.extend(fixed.render_forward(opts))
+    lines = ["*filter"]
+    lines.extend(f":{c} - [0:0]" for c in fixed.filter_chain_names(opts))
+    lines.extend(filter_rules)
+    lines.extend(("COMMIT", "*nat"))
+    lines.extend(f":{c} - [0:0]" for c in nat_chains)
+    lines.extend(nat_rules)
+    lines.append("COMMIT")
+    return "\n".join(lines) + "\n", written
+
+
+def _ensure_jumps(node: NodeTables) -> NodeTables:
+    """Full syncs ensure the jumps from the builtin chains (`-C`, else `-I CHAIN 1`), and the
+    chains they jump to, before the restore (syncProxyRules, iptablesJumpChains)."""
+    new = NodeTables(dict(node.tables))
+    for jump in fixed.JUMP_RULES:
+        table = new.tables[jump.table] = new.table(jump.table).copy()
+        if jump.target not in table.chains:
+            table.set_rules(jump.target, [])
+        rule = f"-A {jump.chain} {jump.args()}"
+        if rule not in table.chains[jump.chain]:
+            table.set_rules(jump.chain, [rule, *table.chains[jump.chain]])
+    return new
+
+
+def diff_tables(
+    before: NodeTables, after: NodeTables, tables: tuple[str, ...]
+) -> list[ChainChange]:
+    """Chains whose rules differ between two node states, per table, in chain order."""
+    changes = []
+    for table in tables:
+        old = before.tables[table].chains if table in before.tables else {}
+        new = after.tables[table].chains if table in after.tables else {}
+        for chain, rules in new.items():
+            prev = old.get(chain)
+            if prev is None:
+                changes.append(ChainChange(table, chain, "created", (), tuple(rules)))
+            elif prev is not rules and prev != rules:
+                changes.append(ChainChange(table, chain, "rewritten", tuple(prev), tuple(rules)))
+        changes.extend(
+            ChainChange(table, chain, "deleted", tuple(rules), ())
+            for chain, rules in old.items()
+            if chain not in new
+        )
+    return changes

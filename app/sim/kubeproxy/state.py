@@ -1,0 +1,372 @@
+"""The proxier's input: Services and EndpointSlices as kube-proxy's change trackers see them.
+
+`ProxyState.from_dict` reads the corpus `cluster.yaml` schema (already parsed into plain dicts:
+YAML is read outside `app/sim`). It keeps the raw objects, and per Service a read-only
+`ServiceView`: one `PortEndpoints` per service port, with the endpoints matched by port name
+and protocol as pkg/proxy/endpointslicecache.go does, plus a content `version` that a sync
+compares to decide whether the Service's chains must be rewritten (partial sync).
+
+Updates (`set_service`, `delete_endpoint_slice`, ...) recompute only the Service they touch,
+so a cluster of 10,000 Services re-syncs after one endpoint change in milliseconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from app.sim.kubeproxy import names
+from app.sim.kubeproxy.ips import AddressError, family_of, join_host_port, parse_cidr, parse_ip
+from app.sim.kubeproxy.options import NodeInfo, ProxyOptions, StateError, options_from_dict
+
+__all__ = ["Endpoint", "PortEndpoints", "ProxyState", "ServicePort", "ServiceView", "StateError"]
+
+DEFAULT_AFFINITY_SECONDS = 10800  # v1.DefaultClientIPServiceAffinitySeconds
+EXTERNAL_TYPES = ("NodePort", "LoadBalancer")
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One endpoint of a service port (an EndpointSlice address plus the slice's port)."""
+
+    ip: str
+    port: int
+    ready: bool = True
+    serving: bool = True
+    terminating: bool = False
+    node_name: str | None = None
+    is_local: bool = False
+
+    @cached_property
+    def endpoint(self) -> str:
+        """`ip:port` (`[ip]:port` for IPv6), kube-proxy's Endpoint.String()."""
+        return join_host_port(self.ip, self.port)
+
+
+@dataclass(frozen=True)
+class ServicePort:
+    """One port of a Service, with the IPs of kube-proxy's family already filtered."""
+
+    namespace: str
+    name: str
+    port_name: str
+    protocol: str  # lower case: tcp, udp, sctp
+    cluster_ip: str
+    port: int
+    node_port: int = 0
+    external_ips: tuple[str, ...] = ()
+    lb_ips: tuple[str, ...] = ()
+    source_ranges: tuple[str, ...] = ()
+    external_policy_local: bool = False
+    internal_policy_local: bool = False
+    health_check_node_port: int = 0
+    affinity_seconds: int = 0  # 0: sessionAffinity None
+
+    @cached_property
+    def spn(self) -> str:
+        """ServicePortName string: `ns/name:port`, or `ns/name` for an unnamed port."""
+        suffix = f":{self.port_name}" if self.port_name else ""
+        return f"{self.namespace}/{self.name}{suffix}"
+
+    @cached_property
+    def svc_chain(self) -> str:
+        return names.service_port_chain(names.KUBE_SVC_PREFIX, self.spn, self.protocol)
+
+    @cached_property
+    def svl_chain(self) -> str:
+        return names.service_port_chain(names.KUBE_SVL_PREFIX, self.spn, self.protocol)
+
+    @cached_property
+    def ext_chain(self) -> str:
+        return names.service_port_chain(names.KUBE_EXT_PREFIX, self.spn, self.protocol)
+
+    @cached_property
+    def fw_chain(self) -> str:
+        return names.service_port_chain(names.KUBE_FW_PREFIX, self.spn, self.protocol)
+
+    @property
+    def externally_accessible(self) -> bool:
+        """Any "external" destination: NodePort, LB IP or external IP (ServicePort method)."""
+        return bool(self.node_port or self.lb_ips or self.external_ips)
+
+    @property
+    def uses_cluster_endpoints(self) -> bool:
+        """Some traffic uses policy Cluster (pkg/proxy/serviceport.go)."""
+        return not self.internal_policy_local or (
+            self.externally_accessible and not self.external_policy_local
+        )
+
+    @property
+    def uses_local_endpoints(self) -> bool:
+        """Some traffic uses policy Local."""
+        return self.internal_policy_local or (
+            self.externally_accessible and self.external_policy_local
+        )
+
+    def endpoint_chain(self, endpoint: Endpoint) -> str:
+        return names.endpoint_chain(self.spn, self.protocol, endpoint.endpoint)
+
+
+@dataclass(frozen=True)
+class PortEndpoints:
+    """A service port and its endpoints, sorted by `ip:port` string as kube-proxy sorts them."""
+
+    port: ServicePort
+    endpoints: tuple[Endpoint, ...] = ()
+
+
+@dataclass(frozen=True)
+class ServiceView:
+    """One Service as the proxier sees it: its ports and a version of its inputs."""
+
+    key: str  # namespace/name
+    version: str
+    ports: tuple[PortEndpoints, ...]
+
+
+@dataclass
+class ProxyState:
+    """The proxier's whole input: node, options, Services and EndpointSlices."""
+
+    node: NodeInfo
+    options: ProxyOptions
+    services: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    slices: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    _by_service: dict[str, set[str]] = field(default_factory=dict, repr=False)
+    _views: dict[str, ServiceView] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ProxyState:
+        """Build from the cluster.yaml schema; raises StateError with a clear message."""
+        if not isinstance(data, Mapping):
+            raise StateError("cluster: expected a mapping at the top level")
+        node, options = options_from_dict(data)
+        state = cls(node, options)
+        for svc in _list(data, "services"):
+            state.set_service(svc)
+        for eps in _list(data, "endpointSlices"):
+            state.set_endpoint_slice(eps)
+        return state
+
+    def copy(self) -> ProxyState:
+        """An independent copy (objects are shared: they are never mutated in place)."""
+        return ProxyState(
+            self.node,
+            self.options,
+            dict(self.services),
+            dict(self.slices),
+            {k: set(v) for k, v in self._by_service.items()},
+            dict(self._views),
+        )
+
+    # --- updates -----------------------------------------------------------------------
+    def set_service(self, svc: Mapping[str, Any]) -> None:
+        """Add or replace a Service."""
+        key = _object_key(svc, "service")
+        self.services[key] = svc
+        self._refresh(key)
+
+    def delete_service(self, key: str) -> None:
+        """Remove Service `namespace/name` (its EndpointSlices stay, as in the API)."""
+        if self.services.pop(key, None) is None:
+            raise StateError(f"service {key!r} not found")
+        self._refresh(key)
+
+    def set_endpoint_slice(self, eps: Mapping[str, Any]) -> None:
+        """Add or replace an EndpointSlice (keyed by namespace/name)."""
+        key = _object_key(eps, "endpointSlice")
+        old = self.slices.get(key)
+        self.slices[key] = eps
+        svc_key = _slice_service(eps)
+        if old is not None and _slice_service(old) != svc_key:
+            self._by_service[_slice_service(old)].discard(key)
+            self._refresh(_slice_service(old))
+        self._by_service.setdefault(svc_key, set()).add(key)
+        self._refresh(svc_key)
+
+    def delete_endpoint_slice(self, key: str) -> None:
+        """Remove EndpointSlice `namespace/name`."""
+        eps = self.slices.pop(key, None)
+        if eps is None:
+            raise StateError(f"endpointSlice {key!r} not found")
+        svc_key = _slice_service(eps)
+        self._by_service[svc_key].discard(key)
+        self._refresh(svc_key)
+
+    # --- reading -----------------------------------------------------------------------
+    @property
+    def views(self) -> dict[str, ServiceView]:
+        """Services that exist (and are not skipped), keyed by namespace/name."""
+        return self._views
+
+    def total_endpoints(self) -> int:
+        """Endpoints over all service ports (the large-cluster-mode count)."""
+        return sum(len(p.endpoints) for v in self._views.values() for p in v.ports)
+
+    def _refresh(self, key: str) -> None:
+        svc = self.services.get(key)
+        slices = [self.slices[k] for k in sorted(self._by_service.get(key, ()))]
+        view = _build_view(key, svc, slices, self.node, self.options) if svc else None
+        if view is None:
+            self._views.pop(key, None)
+        else:
+            self._views[key] = view
+
+
+# --- building a ServiceView ------------------------------------------------------------------
+def _build_view(
+    key: str,
+    svc: Mapping[str, Any],
+    slices: list[Mapping[str, Any]],
+    node: NodeInfo,
+    options: ProxyOptions,
+) -> ServiceView | None:
+    cluster_ip = str(svc.get("clusterIP") or "")
+    # ShouldSkipService: headless and ExternalName Services get no rules.
+    if cluster_ip in ("", "None") or svc.get("type") == "ExternalName":
+        return None
+    ip = _ip(cluster_ip, f"service {key}: clusterIP")
+    if family_of(ip) != options.family:
+        return None
+    version = hashlib.blake2b(repr((svc, slices)).encode(), digest_size=10).hexdigest()
+    endpoints = _endpoints_by_port(slices, node, options.family)
+    ports = tuple(
+        PortEndpoints(port, endpoints.get((port.port_name, port.protocol), ()))
+        for port in _service_ports(key, svc, str(ip), node, options)
+    )
+    return ServiceView(key, version, ports)
+
+
+def _service_ports(
+    key: str, svc: Mapping[str, Any], cluster_ip: str, node: NodeInfo, options: ProxyOptions
+) -> Iterable[ServicePort]:
+    namespace, _, name = key.partition("/")
+    fam = options.family
+    svc_type = svc.get("type") or "ClusterIP"
+    external_ips = _ips(svc.get("externalIPs"), fam, f"service {key}: externalIPs")
+    accessible = svc_type in EXTERNAL_TYPES or bool(svc.get("externalIPs"))
+    etp_local = accessible and svc.get("externalTrafficPolicy") == "Local"
+    affinity = 0
+    if svc.get("sessionAffinity") == "ClientIP":
+        affinity = _int(svc.get("sessionAffinityTimeoutSeconds") or DEFAULT_AFFINITY_SECONDS, key)
+    for port in _list(svc, "ports"):
+        yield ServicePort(
+            namespace=namespace,
+            name=name,
+            port_name=str(port.get("name") or ""),
+            protocol=str(port.get("protocol") or "TCP").lower(),
+            cluster_ip=cluster_ip,
+            port=_int(port.get("port"), f"service {key}: port"),
+            node_port=_int(port.get("nodePort") or 0, f"service {key}: nodePort"),
+            external_ips=external_ips,
+            lb_ips=_ips(svc.get("loadBalancerIngressIPs"), fam, f"service {key}: LB IPs"),
+            source_ranges=_cidrs(svc.get("loadBalancerSourceRanges"), fam, key),
+            external_policy_local=etp_local,
+            internal_policy_local=svc.get("internalTrafficPolicy") == "Local",
+            # NeedsHealthCheck: only LoadBalancer Services with eTP=Local.
+            health_check_node_port=_int(svc.get("healthCheckNodePort") or 0, key)
+            if svc_type == "LoadBalancer" and etp_local
+            else 0,
+            affinity_seconds=affinity,
+        )
+
+
+def _endpoints_by_port(
+    slices: list[Mapping[str, Any]], node: NodeInfo, family: str
+) -> dict[tuple[str, str], tuple[Endpoint, ...]]:
+    """Merge slices into per-(port name, protocol) endpoint lists, deduplicated by `ip:port`
+    (a local duplicate wins) and sorted by that string (endpointslicecache.go)."""
+    merged: dict[tuple[str, str], dict[str, Endpoint]] = {}
+    for eps in slices:
+        if (eps.get("addressType") or "IPv4") != family:
+            continue
+        for port in eps.get("ports") or ():
+            if port.get("name") is None or port.get("port") is None:
+                continue
+            key = (str(port["name"]), str(port.get("protocol") or "TCP").lower())
+            bucket = merged.setdefault(key, {})
+            for ep in eps.get("endpoints") or ():
+                _add_endpoint(bucket, ep, int(port["port"]), node, family)
+    return {k: tuple(v[s] for s in sorted(v)) for k, v in merged.items()}
+
+
+def _add_endpoint(
+    bucket: dict[str, Endpoint], ep: Mapping[str, Any], port: int, node: NodeInfo, fam: str
+) -> None:
+    addresses = ep.get("addresses") or ()
+    if not addresses:
+        return
+    ip = _ip(addresses[0], "endpoint address")
+    if family_of(ip) != fam:
+        return
+    ready = ep.get("ready") is not False  # unset condition counts as ready
+    serving = ready if ep.get("serving") is None else bool(ep["serving"])
+    node_name = ep.get("nodeName")
+    endpoint = Endpoint(
+        ip=str(ip),
+        port=port,
+        ready=ready,
+        serving=serving,
+        terminating=bool(ep.get("terminating")),
+        node_name=node_name,
+        is_local=node_name is not None and node_name == node.name,
+    )
+    if endpoint.endpoint not in bucket or endpoint.is_local:
+        bucket[endpoint.endpoint] = endpoint
+
+
+# --- small validators ------------------------------------------------------------------------
+def _list(data: Mapping[str, Any], key: str) -> list[Any]:
+    value = data.get(key) or []
+    if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
+        raise StateError(f"{key}: expected a list of mappings")
+    return value
+
+
+def _object_key(obj: Mapping[str, Any], kind: str) -> str:
+    if not isinstance(obj, Mapping) or not obj.get("name"):
+        raise StateError(f"{kind}: every object needs a name")
+    return f"{obj.get('namespace') or 'default'}/{obj['name']}"
+
+
+def _slice_service(eps: Mapping[str, Any]) -> str:
+    if not eps.get("service"):
+        raise StateError(f"endpointSlice {eps.get('name')}: missing 'service' (service-name label)")
+    return f"{eps.get('namespace') or 'default'}/{eps['service']}"
+
+
+def _int(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise StateError(f"{what}: expected an integer, got {value!r}")
+    try:
+        return int(value)
+    except ValueError:
+        raise StateError(f"{what}: expected an integer, got {value!r}") from None
+
+
+def _ip(text: Any, what: str) -> Any:
+    try:
+        return parse_ip(str(text))
+    except AddressError as err:
+        raise StateError(f"{what}: {err}") from None
+
+
+def _ips(values: Any, family: str, what: str) -> tuple[str, ...]:
+    """Addresses of the proxier's family only (MapIPsByIPFamily); others are ignored."""
+    parsed = (_ip(v, what) for v in values or ())
+    return tuple(str(ip) for ip in parsed if family_of(ip) == family)
+
+
+def _cidrs(values: Any, family: str, key: str) -> tuple[str, ...]:
+    out = []
+    for text in values or ():
+        try:
+            net = parse_cidr(str(text))
+        except AddressError as err:
+            raise StateError(f"service {key}: loadBalancerSourceRanges: {err}") from None
+        if family_of(net) == family:
+            out.append(str(net))
+    return tuple(out)
