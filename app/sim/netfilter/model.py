@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from app.sim.netfilter.context import MatchContext, TargetResult
 
@@ -35,13 +36,55 @@ def next_uid() -> int:
     return next(_uids)
 
 
-class Match(ABC):
-    """One match: the builtin `-s/-d/-p/-i/-o` part or one `-m NAME` module.
+@dataclass(frozen=True)
+class RuleInfo:
+    """What an extension may check once the whole rule is read (libxtables' final_check):
+    the `-p` protocol number (0 = any) and whether `-p` was negated."""
+
+    proto: int = 0
+    proto_inverted: bool = False
+
+
+class Extension:
+    """The option syntax shared by matches and targets (an xtables extension).
+
+    `options` maps every accepted spelling (`--dport`, `--destination-port`) to the canonical
+    option name and how many arguments follow it (0, 1, or 2 for `--tcp-flags MASK COMP`).
+    The parser calls `prepare` and `set_option` for each one, then `finish` once the rule is
+    complete.
+    """
+
+    name: str = ""
+    options: ClassVar[dict[str, tuple[str, int]]] = {}
+
+    def set_option(self, option: str, args: list[str], inverted: bool) -> None:
+        """Take one option (canonical name); raise IptablesError on a bad value."""
+        raise NotImplementedError(option)
+
+    def prepare(self, info: RuleInfo) -> None:
+        """Called before each option with what the rule says so far (libxt_multiport
+        refuses its options unless `-p` came first)."""
+
+    def finish(self, info: RuleInfo) -> None:
+        """Check required options and combinations; raise IptablesError as iptables does."""
+
+    def kernel_accepts(self, info: RuleInfo, table: str, hooks: frozenset[str]) -> bool:
+        """Would the kernel load this extension in `table`, in a chain reached from `hooks`
+        (builtin chain names)? False makes the command fail with `RULE_APPEND failed`."""
+        return True
+
+    def list_text(self) -> str:
+        """The text `iptables -L -n` prints for this extension (without a leading space)."""
+        return ""
+
+
+class Match(Extension, ABC):
+    """One match: a builtin `-s/-d/-p/-i/-o` part or one `-m NAME` module.
 
     `negated`-style flags live inside each subclass, as options do.
     """
 
-    name: str = ""
+    builtin: ClassVar[bool] = False
 
     @abstractmethod
     def matches(self, ctx: MatchContext) -> bool:
@@ -52,10 +95,26 @@ class Match(ABC):
         """The arguments as iptables-save prints them, e.g. ["-m", "tcp", "--dport", "80"]."""
 
 
-class Target(ABC):
-    """A rule's `-j`/`-g` part: a builtin verdict, an extension target, or a chain jump."""
+class Target(Extension, ABC):
+    """A rule's `-j`/`-g` part: a builtin verdict, an extension target, or a chain jump.
 
-    name: str = ""
+    `tables` and `hooks` say where the kernel accepts the target (None = anywhere); the
+    command layer refuses a rule elsewhere as the kernel does (RULE_APPEND failed).
+    """
+
+    tables: ClassVar[tuple[str, ...] | None] = None
+    hooks: ClassVar[tuple[str, ...] | None] = None
+
+    def kernel_accepts(self, info: RuleInfo, table: str, hooks: frozenset[str]) -> bool:
+        """Table and hook restrictions of the kernel target (xt_check_target)."""
+        if self.tables is not None and table not in self.tables:
+            return False
+        return self.hooks is None or hooks <= set(self.hooks)
+
+    @property
+    def list_name(self) -> str:
+        """The target column of `iptables -L` (NOTRACK shows as CT)."""
+        return self.name
 
     @abstractmethod
     def apply(self, ctx: MatchContext) -> TargetResult:
@@ -63,7 +122,7 @@ class Target(ABC):
 
     @abstractmethod
     def save_args(self) -> list[str]:
-        """The arguments as iptables-save prints them, e.g. ["-j", "DNAT", "--to-destination", ...]."""
+        """The arguments as iptables-save prints them, e.g. ["-j", "DNAT", ...]."""
 
 
 @dataclass

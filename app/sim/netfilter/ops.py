@@ -1,0 +1,237 @@
+"""Chain and rule operations on one table, with the kernel's refusals (nf_tables).
+
+Both `iptables` commands (`commands.py`) and `iptables-restore` (`parse.py`) change a table
+through these functions, so a rule is accepted or refused the same way on both paths:
+targets outside their table or hooks, jumps to builtin chains, loops reachable from a builtin
+chain, deleting a chain that is referenced or not empty.
+"""
+
+from __future__ import annotations
+
+from app.sim.netfilter.errors import (
+    OTHER_PROBLEM,
+    RESOURCE_PROBLEM,
+    IptablesError,
+    no_such_chain,
+    param,
+)
+from app.sim.netfilter.matches import ProtocolMatch
+from app.sim.netfilter.model import BUILTIN_CHAINS, Chain, Rule, RuleInfo, Table
+from app.sim.netfilter.targets import JumpTarget
+
+MAX_CHAIN_NAME = 28  # XT_EXTENSION_MAXNAMELEN - 1 (iptables refuses longer names)
+
+
+def kernel_error(action: str, reason: str, chain: str) -> IptablesError:
+    """A batch refusal as iptables-nft reports it, e.g. `RULE_APPEND failed (Invalid
+    argument): rule in chain X` (note iptables' double space after the colon)."""
+    what = "rule in chain" if action.startswith("RULE") else "chain"
+    return IptablesError(
+        f" {action} failed ({reason}): {what} {chain}", RESOURCE_PROBLEM, "prefixed"
+    )
+
+
+def rule_info(rule: Rule) -> RuleInfo:
+    """The `-p` part of a rule, as extensions see it."""
+    for match in rule.matches:
+        if isinstance(match, ProtocolMatch):
+            return RuleInfo(match.proto, match.inverted)
+    return RuleInfo()
+
+
+def get_chain(table: Table, name: str) -> Chain:
+    """The chain, or `iptables: No chain/target/match by that name.`"""
+    if name not in table.chains:
+        raise no_such_chain()
+    return table.chains[name]
+
+
+def jump_of(rule: Rule) -> str | None:
+    """The user chain a rule jumps or goes to, if any."""
+    return rule.target.chain if isinstance(rule.target, JumpTarget) else None
+
+
+def references(table: Table, name: str) -> int:
+    """How many rules jump to chain `name` (the `(N references)` of `iptables -L`)."""
+    return sum(1 for c in table.chains.values() for r in c.rules if jump_of(r) == name)
+
+
+def reaching_hooks(table: Table, name: str) -> frozenset[str]:
+    """The builtin chains from which chain `name` can be reached through jumps."""
+    hooks = set()
+    for start in BUILTIN_CHAINS.get(table.name, ()):
+        if start in table.chains and name in _reachable(table, start):
+            hooks.add(start)
+    return frozenset(hooks)
+
+
+def _reachable(table: Table, start: str) -> set[str]:
+    seen, todo = {start}, [start]
+    while todo:
+        for rule in table.chains[todo.pop()].rules:
+            target = jump_of(rule)
+            if target in table.chains and target not in seen:
+                seen.add(target)
+                todo.append(target)
+    return seen
+
+
+def _subtree_ok(table: Table, start: str, hooks: frozenset[str]) -> bool:
+    """Are all rules reachable from `start` acceptable when called from `hooks`?"""
+    return all(
+        rule.target is None or rule.target.kernel_accepts(rule_info(rule), table.name, hooks)
+        for name in _reachable(table, start)
+        for rule in table.chains[name].rules
+    )
+
+
+def check_rule(table: Table, chain: str, rule: Rule, action: str = "RULE_APPEND") -> None:
+    """Refuse the rule as the kernel would when it is added to `chain`."""
+    info = rule_info(rule)
+    hooks = (
+        frozenset({chain}) if chain in BUILTIN_CHAINS[table.name] else reaching_hooks(table, chain)
+    )
+    exts = [*rule.matches, *([rule.target] if rule.target else [])]
+    if not all(ext.kernel_accepts(info, table.name, hooks) for ext in exts):
+        raise kernel_error(action, "Invalid argument", chain)
+    target = jump_of(rule)
+    if target is None:
+        return
+    if target in BUILTIN_CHAINS[table.name]:
+        raise kernel_error(action, "Operation not supported", chain)
+    if target not in table.chains:
+        raise param(f"Chain '{target}' does not exist")
+    if hooks and chain in _reachable(table, target):
+        raise kernel_error(action, "Too many links", chain)
+    if hooks and not _subtree_ok(table, target, hooks):
+        raise kernel_error(action, "Invalid argument", chain)
+
+
+def insert_rule(table: Table, chain: str, rule: Rule, position: int | None = None) -> None:
+    """`-A` (position None) or `-I chain N` (1-based)."""
+    target = get_chain(table, chain)
+    action = "RULE_APPEND" if position is None else "RULE_INSERT"
+    if position is not None and position > len(target.rules) + 1:
+        raise IptablesError("Index of insertion too big.", OTHER_PROBLEM, "plain")
+    check_rule(table, chain, rule, action)
+    target.rules.insert(len(target.rules) if position is None else position - 1, rule)
+
+
+def new_chain(table: Table, name: str) -> None:
+    """`-N NAME` (and `:NAME - [0:0]` in a restore file)."""
+    if name in table.chains:
+        raise IptablesError("Chain already exists.", OTHER_PROBLEM, "plain")
+    if len(name) > MAX_CHAIN_NAME:
+        raise param(f"chain name `{name}' too long (must be under 29 chars)")
+    if name.startswith("-") or name.startswith("!") or " " in name:
+        raise param(f"Invalid chain name `{name}'")
+    table.chains[name] = Chain(name)
+
+
+def delete_chain(table: Table, name: str) -> None:
+    """`-X NAME`: only an empty, unreferenced user chain can go."""
+    chain = get_chain(table, name)
+    if chain.builtin:
+        raise IptablesError(
+            "Invalid argument. Run `dmesg' for more information.", OTHER_PROBLEM, "plain"
+        )
+    if chain.rules or references(table, name):
+        raise kernel_error("CHAIN_DEL", "Device or resource busy", name)
+    del table.chains[name]
+
+
+def delete_all_chains(table: Table) -> None:
+    """`-X` with no name: every user chain, all or nothing."""
+    users = [c.name for c in table.chains.values() if not c.builtin]
+    for name in users:
+        chain = table.chains[name]
+        if chain.rules or references(table, name):
+            raise kernel_error("CHAIN_DEL", "Device or resource busy", name)
+    for name in users:
+        del table.chains[name]
+
+
+def flush(table: Table, name: str | None) -> None:
+    """`-F [chain]`: remove rules, keep chains and policies."""
+    chains = [get_chain(table, name)] if name else list(table.chains.values())
+    for chain in chains:
+        chain.rules.clear()
+
+
+def rename_chain(table: Table, old: str, new: str) -> None:
+    """`-E OLD NEW`: rename a user chain; jumps follow the new name."""
+    chain = get_chain(table, old)
+    if new in table.chains:
+        raise IptablesError("File exists.", OTHER_PROBLEM, "plain")
+    if chain.builtin:
+        raise IptablesError(
+            "Invalid argument. Run `dmesg' for more information.", OTHER_PROBLEM, "plain"
+        )
+    chain.name = new
+    table.chains = {(new if k == old else k): v for k, v in table.chains.items()}
+    for other in table.chains.values():
+        for rule in other.rules:
+            if jump_of(rule) == old:
+                rule.target.chain = new  # type: ignore[union-attr]
+
+
+def set_policy(table: Table, name: str, policy: str) -> None:
+    """`-P CHAIN ACCEPT|DROP` (and a builtin chain's line in a restore file)."""
+    if name not in BUILTIN_CHAINS[table.name]:
+        raise IptablesError("Bad built-in chain name.", OTHER_PROBLEM, "plain")
+    if policy not in ("ACCEPT", "DROP"):
+        raise IptablesError(
+            "Bad policy name. Run `dmesg' for more information.", OTHER_PROBLEM, "plain"
+        )
+    table.chains[name].policy = policy
+
+
+def rule_key(rule: Rule) -> list[list[str]]:
+    """What makes two rules the same for `-D spec` and `-C` (their canonical text)."""
+    return [m.save_args() for m in rule.matches] + [rule.target.save_args() if rule.target else []]
+
+
+def find_rule(table: Table, chain: str, rule: Rule) -> int:
+    """The 0-based position of the first rule equal to `rule`, or the kernel's refusal."""
+    key = rule_key(rule)
+    for index, candidate in enumerate(get_chain(table, chain).rules):
+        if rule_key(candidate) == key:
+            return index
+    raise IptablesError(
+        "Bad rule (does a matching rule exist in that chain?).", OTHER_PROBLEM, "plain"
+    )
+
+
+def delete_rule(table: Table, chain: str, number: int | None, rule: Rule | None) -> None:
+    """`-D chain N` or `-D chain RULE-SPEC`."""
+    rules = get_chain(table, chain).rules
+    if number is not None:
+        if number > len(rules):
+            raise IptablesError("Index of deletion too big.", OTHER_PROBLEM, "plain")
+        del rules[number - 1]
+        return
+    del rules[find_rule(table, chain, rule)]  # type: ignore[arg-type]
+
+
+def replace_rule(table: Table, chain: str, number: int, rule: Rule) -> None:
+    """`-R chain N RULE-SPEC`."""
+    rules = get_chain(table, chain).rules
+    if number > len(rules):
+        raise IptablesError("Index of replacement too big.", OTHER_PROBLEM, "plain")
+    old = rules.pop(number - 1)
+    try:
+        check_rule(table, chain, rule, "RULE_REPLACE")
+    finally:
+        rules.insert(number - 1, old)
+    rules[number - 1] = rule
+
+
+def zero(table: Table, chain: str | None, number: int | None) -> None:
+    """`-Z [chain [N]]`: reset packet and byte counters."""
+    chains = [get_chain(table, chain)] if chain else list(table.chains.values())
+    for target in chains:
+        if number is None:
+            target.packets = target.bytes = 0
+        for index, rule in enumerate(target.rules, start=1):
+            if number is None or index == number:
+                rule.packets = rule.bytes = 0
