@@ -41,6 +41,11 @@ def url_with(request: Request, **params: str) -> str:
     return f"{request.url.path}?{urlencode(query)}"
 
 
+def static_url(request: Request, path: str) -> str:
+    """A root-relative URL for a static asset (absolute URLs break behind a TLS proxy)."""
+    return request.scope.get("root_path", "") + request.app.url_path_for("static", path=path)
+
+
 def page_context(request: Request) -> dict[str, Any]:
     lang: str = request.state.lang
     served = _served_paths(request)
@@ -51,6 +56,7 @@ def page_context(request: Request) -> dict[str, Any]:
         "t": partial(translate, lang),
         "nav": [(path, key) for path, key in NAV if path in served],
         "url_with": partial(url_with, request),
+        "static": partial(static_url, request),
     }
 
 

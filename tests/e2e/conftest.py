@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
@@ -41,7 +42,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Every test under tests/e2e is an e2e test, and skips (saying why) without Chromium."""
     missing = pytest.mark.skip(reason=f"{CHROMIUM} is absent: install Debian's chromium package")
     for item in items:
-        if Path(item.fspath).is_relative_to(Path(__file__).parent):
+        if item.path.is_relative_to(Path(__file__).parent):
             item.add_marker(pytest.mark.e2e)
             if not CHROMIUM.exists():
                 item.add_marker(missing)
@@ -91,11 +92,9 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
+def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is absent")
-    from playwright.sync_api import sync_playwright
-
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
@@ -105,7 +104,7 @@ def browser() -> Iterator[object]:
 
 
 @pytest.fixture
-def page(browser, server_url: str):  # noqa: ANN001, ANN201  (Playwright types load lazily)
+def page(browser: Browser, server_url: str) -> Iterator[Page]:
     """A page in a fresh browser context (no cookies), 1280x720, with `base_url` set."""
     context = browser.new_context(base_url=server_url, viewport={"width": 1280, "height": 720})
     page = context.new_page()
@@ -115,7 +114,7 @@ def page(browser, server_url: str):  # noqa: ANN001, ANN201  (Playwright types l
 
 @pytest.fixture
 def screenshot() -> Callable[..., Path]:
-    def take(page, name: str, full_page: bool = False) -> Path:  # noqa: ANN001
+    def take(page: Page, name: str, full_page: bool = False) -> Path:
         ARTIFACTS.mkdir(exist_ok=True)
         path = ARTIFACTS / f"{name}.png"
         page.screenshot(path=str(path), full_page=full_page)

@@ -1,0 +1,80 @@
+# KubeProxy Lab: `make run` serves the app, `make test` runs every check, `make bench` measures.
+# Works on a fresh Debian machine as root with nothing but package registries; a second run is
+# fast because each step leaves a stamp file under .venv/.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PYTEST_ARGS ?=
+# Debian packages the browser and kernel tests need (and CJK fonts for Chinese screenshots).
+APT_PACKAGES := chromium iptables iproute2 conntrack nftables fonts-noto-cjk
+PIP := $(BIN)/python -m pip --quiet --disable-pip-version-check
+
+.PHONY: help run test lint pytest bench system-packages clean
+
+help:
+	@echo "make run    serve http://$(HOST):$(PORT) (creates .venv and the SQLite database)"
+	@echo "make test   install what the tests need, then ruff and the whole pytest suite"
+	@echo "make bench  print benchmark figures, one 'name: value unit' per line"
+
+$(BIN)/python:
+	@echo "==> creating $(VENV)"
+	@$(PYTHON) -m venv $(VENV)
+	@$(PIP) install --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	@echo "==> installing kube-proxy-lab into $(VENV)"
+	@$(PIP) install -e . 2>&1 | { grep -v -e '^WARNING: Location' || true; }
+	@touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
+	@echo "==> installing test dependencies"
+	@$(PIP) install -e '.[test]' 2>&1 | { grep -v -e '^WARNING: Location' || true; }
+	@touch $@
+
+# Installs only what is missing; without root or apt the browser and kernel tests skip, saying why.
+system-packages:
+	@missing=""; \
+	for spec in chromium:/usr/bin/chromium iptables:iptables iproute2:ip conntrack:conntrack \
+	            nftables:nft fonts-noto-cjk:/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc; do \
+	  pkg=$${spec%%:*}; probe=$${spec#*:}; \
+	  if [ "$${probe#/}" != "$$probe" ]; then [ -e "$$probe" ] || missing="$$missing $$pkg"; \
+	  else command -v "$$probe" >/dev/null 2>&1 || missing="$$missing $$pkg"; fi; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then \
+	  echo "==> not root or no apt-get: skipping$$missing (tests that need them will skip)"; exit 0; fi; \
+	echo "==> apt-get install$$missing (log: $(VENV)/apt.log)"; \
+	mkdir -p $(VENV); \
+	{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    --no-install-recommends $$missing; } > $(VENV)/apt.log 2>&1 \
+	  || echo "==> apt-get failed (see $(VENV)/apt.log); tests that need$$missing will skip"
+
+run: $(VENV)/.installed
+	@$(BIN)/kube-proxy-lab serve --host $(HOST) --port $(PORT)
+
+lint: $(VENV)/.installed-test
+	@echo "==> ruff check"
+	@$(BIN)/ruff check --quiet .
+	@echo "==> ruff format --check"
+	@$(BIN)/ruff format --check --quiet .
+
+# pytest exits 5 when it collects nothing; that is a failure here, not a pass.
+pytest: $(VENV)/.installed-test system-packages
+	@echo "==> pytest"
+	@$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+test: lint pytest
+
+bench: $(VENV)/.installed-test
+	@if [ -f tests/bench/run.py ]; then $(BIN)/python tests/bench/run.py; \
+	else echo "no benchmarks yet (tests/bench/run.py is absent)"; fi
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache tests/e2e/artifacts
