@@ -1,0 +1,1 @@
+"""Conformance tests: the simulator against outside oracles (the upstream kube-proxy corpus)."""
