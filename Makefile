@@ -26,16 +26,16 @@ help:
 $(BIN)/python:
 	@echo "==> creating $(VENV)"
 	@$(PYTHON) -m venv $(VENV)
-	@$(PIP) install --upgrade pip
+	@$(PIP) install --upgrade pip > $(VENV)/pip.log 2>&1 || { cat $(VENV)/pip.log; exit 1; }
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	@echo "==> installing kube-proxy-lab into $(VENV)"
-	@$(PIP) install -e . 2>&1 | { grep -v -e '^WARNING: Location' || true; }
+	@$(PIP) install -e . > $(VENV)/pip.log 2>&1 || { cat $(VENV)/pip.log; exit 1; }
 	@touch $@
 
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 	@echo "==> installing test dependencies"
-	@$(PIP) install -e '.[test]' 2>&1 | { grep -v -e '^WARNING: Location' || true; }
+	@$(PIP) install -e '.[test]' > $(VENV)/pip.log 2>&1 || { cat $(VENV)/pip.log; exit 1; }
 	@touch $@
 
 # Installs only what is missing; without root or apt the browser and kernel tests skip, saying why.
