@@ -125,7 +125,7 @@ class CommentMatch(Match):
     def save_args(self) -> list[str]:
         return ["-m", "comment", "--comment", save_string(self.comment or "")]
 
-    def list_text(self) -> str:
+    def list_text(self, numeric: bool = True) -> str:
         return f"/* {self.comment} */"
 
 
@@ -160,7 +160,7 @@ class MarkMatch(Match):
     def save_args(self) -> list[str]:
         return ["-m", "mark", *_bang(self.inverted), "--mark", self._text()]
 
-    def list_text(self) -> str:
+    def list_text(self, numeric: bool = True) -> str:
         return "mark match " + ("! " if self.inverted else "") + self._text()
 
 
@@ -242,7 +242,7 @@ class AddrtypeMatch(Match, OptionOnce):
             args.append("--limit-iface-out")
         return args
 
-    def list_text(self) -> str:
+    def list_text(self, numeric: bool = True) -> str:
         parts = ["ADDRTYPE match"]
         if self.src_types:
             parts.append(

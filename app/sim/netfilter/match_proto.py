@@ -10,7 +10,9 @@ from typing import ClassVar
 from app.sim.netfilter.context import MatchContext
 from app.sim.netfilter.errors import param
 from app.sim.netfilter.model import Match, RuleInfo
-from app.sim.netfilter.values import parse_port, parse_port_range
+from app.sim.netfilter.values import SERVICES, parse_port, parse_port_range
+
+SERVICE_NAMES = {port: name for name, port in SERVICES.items()}
 
 # libxt_tcp.c tcp_flag_names, in print order; ALL and NONE are parse-only shorthands.
 TCP_FLAGS: dict[str, int] = {
@@ -44,14 +46,20 @@ def _range_save(ports: tuple[int, int]) -> str:
     return str(ports[0]) if ports[0] == ports[1] else f"{ports[0]}:{ports[1]}"
 
 
-def _range_list(label: str, ports: tuple[int, int], inverted: bool) -> str:
+def _port_name(port: int, numeric: bool) -> str:
+    """A port as `iptables -L` shows it: a service name unless `-n` (getservbyport)."""
+    return str(port) if numeric else SERVICE_NAMES.get(port, str(port))
+
+
+def _range_list(label: str, ports: tuple[int, int], inverted: bool, numeric: bool) -> str:
     """print_ports(): `dpt:80`, `dpts:!1000:2000`; nothing for the full range."""
     if ports == (0, 65535) and not inverted:
         return ""
     bang = "!" if inverted else ""
+    first, last = _port_name(ports[0], numeric), _port_name(ports[1], numeric)
     if ports[0] == ports[1]:
-        return f" {label}:{bang}{ports[0]}"
-    return f" {label}s:{bang}{ports[0]}:{ports[1]}"
+        return f" {label}:{bang}{first}"
+    return f" {label}s:{bang}{first}:{last}"
 
 
 @dataclass
@@ -98,12 +106,12 @@ class PortMatch(Match):
             args += ["!"] * self.dport_inverted + ["--dport", _range_save(self.dport)]
         return args
 
-    def _ports_list(self) -> str:
+    def _ports_list(self, numeric: bool) -> str:
         text = self.name
         if self.sport is not None:
-            text += _range_list("spt", self.sport, self.sport_inverted)
+            text += _range_list("spt", self.sport, self.sport_inverted, numeric)
         if self.dport is not None:
-            text += _range_list("dpt", self.dport, self.dport_inverted)
+            text += _range_list("dpt", self.dport, self.dport_inverted, numeric)
         return text
 
 
@@ -157,8 +165,8 @@ class TcpMatch(PortMatch):
             args += [flags_text(self.flags_mask), flags_text(self.flags_comp)]
         return args
 
-    def list_text(self) -> str:
-        text = self._ports_list()
+    def list_text(self, numeric: bool = True) -> str:
+        text = self._ports_list(numeric)
         if self.flags_mask is not None:
             bang = "!" if self.flags_inverted else ""
             text += f" flags:{bang}0x{self.flags_mask:02X}/0x{self.flags_comp:02X}"
@@ -179,8 +187,8 @@ class UdpMatch(PortMatch):
     def save_args(self) -> list[str]:
         return ["-m", "udp", *self._ports_save()]
 
-    def list_text(self) -> str:
-        return self._ports_list()
+    def list_text(self, numeric: bool = True) -> str:
+        return self._ports_list(numeric)
 
 
 @dataclass
@@ -232,7 +240,7 @@ class MultiportMatch(Match):
     def save_args(self) -> list[str]:
         return ["-m", "multiport", *["!"] * self.inverted, f"--{self.direction}", self._list()]
 
-    def list_text(self) -> str:
+    def list_text(self, numeric: bool = True) -> str:
         # libxt_multiport.c prints " %s" then "!" after a space: two spaces when inverted.
         bang = " !" if self.inverted else ""
         return f"multiport {self.direction} {bang}{self._list()}"

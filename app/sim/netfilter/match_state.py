@@ -89,7 +89,7 @@ class ConntrackMatch(Match, OptionOnce):
             args += ["--ctstatus", _ordered(self.status, CT_STATUS)]
         return args
 
-    def list_text(self) -> str:
+    def list_text(self, numeric: bool = True) -> str:
         parts = []
         if self.states is not None:
             bang = "! " if self.states_inverted else ""
@@ -128,7 +128,7 @@ class StateMatch(Match):
     def _text(self) -> str:
         return _ordered(self.states or frozenset(), CT_STATES)
 
-    def list_text(self) -> str:
+    def list_text(self, numeric: bool = True) -> str:
         return ("! " if self.inverted else "") + "state " + self._text()
 
 
@@ -205,7 +205,7 @@ class StatisticMatch(Match, OptionOnce):
     def _p(self) -> str:
         return f"{self.probability / 2**31:.11f}"
 
-    def list_text(self) -> str:
+    def list_text(self, numeric: bool = True) -> str:
         bang = " !" if self.inverted else ""
         if self.mode == "random":
             return f"statistic mode random{bang} probability {self._p()}"
@@ -344,7 +344,7 @@ class RecentMatch(Match, OptionOnce):
         args += ["--name", self.list_name, "--mask", str(self.mask)]
         return [*args, "--rdest" if self.rdest else "--rsource"]
 
-    def list_text(self) -> str:
+    def list_text(self, numeric: bool = True) -> str:
         word = {"set": "SET", "rcheck": "CHECK", "update": "UPDATE", "remove": "REMOVE"}
         text = ("! " if self.inverted else "") + "recent: " + word[self.action or "set"]
         text += f" seconds: {self.seconds}" if self.seconds else ""
@@ -405,7 +405,7 @@ class SetMatch(Match):
         bang = ["!"] * self.inverted
         return ["-m", "set", *bang, "--match-set", self.set_name, ",".join(self.flags)]
 
-    def list_text(self) -> str:
+    def list_text(self, numeric: bool = True) -> str:
         bang = "! " if self.inverted else ""
         return f"{bang}match-set {self.set_name} {','.join(self.flags)}"
 
@@ -433,5 +433,5 @@ class NfacctMatch(Match):
     def save_args(self) -> list[str]:
         return ["-m", "nfacct", "--nfacct-name", save_string(self.object_name or "")]
 
-    def list_text(self) -> str:
+    def list_text(self, numeric: bool = True) -> str:
         return f"nfacct-name {self.object_name}"

@@ -73,8 +73,9 @@ class Extension:
         (builtin chain names)? False makes the command fail with `RULE_APPEND failed`."""
         return True
 
-    def list_text(self) -> str:
-        """The text `iptables -L -n` prints for this extension (without a leading space)."""
+    def list_text(self, numeric: bool = True) -> str:
+        """The text `iptables -L` prints for this extension (without a leading space);
+        `numeric` is `-n` (ports as numbers rather than service names)."""
         return ""
 
 

@@ -16,8 +16,14 @@ from dataclasses import dataclass, field
 
 from app.sim.netfilter import ops
 from app.sim.netfilter.context import Verdict
-from app.sim.netfilter.errors import IptablesError, param
-from app.sim.netfilter.matches import BUILTIN_MATCHES, BUILTIN_ORDER, MATCHES
+from app.sim.netfilter.errors import OTHER_PROBLEM, IptablesError, param
+from app.sim.netfilter.matches import (
+    BUILTIN_MATCHES,
+    BUILTIN_ORDER,
+    MATCHES,
+    AddressMatch,
+    ProtocolMatch,
+)
 from app.sim.netfilter.model import TABLE_NAMES, Extension, Match, Rule, RuleInfo, Ruleset, Target
 from app.sim.netfilter.targets import STANDARD_VERDICTS, TARGETS, JumpTarget, VerdictTarget
 from app.sim.netfilter.values import parse_network, parse_proto, split_line
@@ -104,14 +110,18 @@ class _RuleBuilder:
         for ext in [*self.modules, *([self.target] if self.target else [])]:
             ext.finish(info)
         builtins = sorted(self.builtins.items(), key=lambda item: BUILTIN_ORDER[item[0]])
-        matches = [m for _, m in builtins if not _is_any_proto(m)] + self.modules
+        matches = [m for _, m in builtins if not _is_anything(m)] + self.modules
         packets, byts = self.counters or (0, 0)
         return Rule(matches, self.target, raw=raw, packets=packets, bytes=byts)
 
 
-def _is_any_proto(match: Match) -> bool:
-    """`-p all` (0) is no match at all: iptables-save omits it."""
-    return match.name == "-p" and match.proto == 0 and not match.inverted  # type: ignore[attr-defined]
+def _is_anything(match: Match) -> bool:
+    """`-p all` and `-s 0.0.0.0/0` match everything: iptables stores (and prints) nothing."""
+    if isinstance(match, ProtocolMatch):
+        return match.proto == 0 and not match.inverted
+    if isinstance(match, AddressMatch):
+        return match.network.prefixlen == 0 and not match.inverted
+    return False
 
 
 def _need(argv: Sequence[str], i: int, count: int, option: str) -> list[str]:
@@ -238,6 +248,9 @@ def parse_command(argv: Sequence[str]) -> Command:
             rest.append(token)
             i += 1
     if cmd is None:
+        stray = [t for t in rest if not t.startswith("-")]
+        if stray:
+            raise IptablesError(f"Bad argument `{stray[0]}'", kind="bare")
         raise param("no command specified")
     cmd.table = table
     return _finish_command(cmd, rest)
@@ -334,12 +347,17 @@ def apply_restore(
     state = _RestoreState(ruleset, noflush, counters)
     lineno = 0
     for lineno, line in enumerate(text.splitlines(), start=1):
+        state.lineno = lineno
         try:
             state.line(line.strip())
+        except _LineFailed:
+            raise IptablesError(f"line {lineno} failed", OTHER_PROBLEM, "plain") from None
         except IptablesError as err:
+            if err.message.startswith("iptables-restore: "):
+                raise err from None
             raise restore_error(err, lineno) from None
     if state.table is not None:
-        raise restore_error(param(f"COMMIT expected at line {lineno + 1}"), lineno + 1)
+        raise IptablesError(f"COMMIT expected at line {lineno + 1}", OTHER_PROBLEM, "plain")
 
 
 def restore_error(err: IptablesError, lineno: int) -> IptablesError:
@@ -347,9 +365,18 @@ def restore_error(err: IptablesError, lineno: int) -> IptablesError:
     if err.kind == "prefixed" and err.message.startswith(" "):
         return IptablesError(f"\nline {lineno}:{err.message}", err.status, "prefixed")
     if err.kind == "plain":
-        return IptablesError(f"line {lineno}: {err.message}", err.status, "plain")
-    message = err.message.rstrip("\n")
-    return IptablesError(f"{message}\nError occurred at line: {lineno}", err.status, err.kind)
+        detail = err.message.removesuffix(" Run `dmesg' for more information.")
+        return IptablesError(f"line {lineno} failed: {detail}", err.status, "plain")
+    return IptablesError(f"{err.message}\nError occurred at line: {lineno}", err.status, err.kind)
+
+
+def _restore_param(message: str, lineno: int) -> IptablesError:
+    """iptables-restore's own parse errors, which repeat the program name."""
+    return param(f"iptables-restore: line {lineno} {message}")
+
+
+class _LineFailed(Exception):
+    """A line iptables-restore cannot place at all (outside a table)."""
 
 
 class _RestoreState:
@@ -359,14 +386,15 @@ class _RestoreState:
         self.ruleset, self.noflush, self.counters = ruleset, noflush, counters
         self.table: str | None = None
         self.work: Ruleset = Ruleset()
+        self.lineno = 0
 
     def line(self, line: str) -> None:
         if not line or line.startswith("#"):
             return
-        if line.startswith("*"):
+        if line.startswith("*") and self.table is None:
             self._open(line[1:].strip())
         elif self.table is None:
-            raise param("no command specified")  # a rule outside any table
+            raise _LineFailed
         elif line == "COMMIT":
             self.ruleset.tables[self.table] = self.work.tables[self.table]
             self.table = None
@@ -376,10 +404,8 @@ class _RestoreState:
             self._rule(line)
 
     def _open(self, name: str) -> None:
-        if self.table is not None:
-            raise param(f"table '{self.table}' was not committed")  # hmm
         if name not in TABLE_NAMES:
-            raise param(f"table '{name}' does not exist")
+            raise _restore_param(f"table name '{name}' invalid", self.lineno)
         self.table = name
         self.work = Ruleset()
         if self.noflush and name in self.ruleset.tables:
@@ -389,7 +415,7 @@ class _RestoreState:
     def _chain(self, line: str) -> None:
         found = _CHAIN_LINE.match(line)
         if not found:
-            raise param("Bad chain line")  # hmm
+            raise _restore_param("policy invalid", self.lineno)
         name, policy, packets, byts = found.groups()
         table = self.work.table(self.table or "")
         if policy != "-":
@@ -412,9 +438,8 @@ class _RestoreState:
             cmd.rule.raw = line
             if self.counters and packets is not None:
                 cmd.rule.packets, cmd.rule.bytes = packets, byts or 0
-        if cmd.action in "LSC":
-            raise param(f"-{cmd.action} is not allowed in a restore file")  # hmm
-        apply_edit(self.work, cmd)
+        if cmd.action not in "LSC":  # listing and checking change nothing
+            apply_edit(self.work, cmd)
 
 
 __all__ = [

@@ -118,7 +118,7 @@ class NatTarget(Target):
             args += [f"--{self.to_option}", range_text(self.nat)]
         return args + self._flags("--")
 
-    def list_text(self) -> str:
+    def list_text(self, numeric: bool = True) -> str:
         parts = [f"to:{range_text(self.nat)}"] if self.nat is not None else []
         return " ".join(parts + self._flags(""))
 
@@ -185,7 +185,7 @@ class MasqueradeTarget(NatTarget):
             args += ["--to-ports", _ports_text(self.nat)]
         return args + self._flags("--")
 
-    def list_text(self) -> str:
+    def list_text(self, numeric: bool = True) -> str:
         parts = [f"{self.label} {_ports_text(self.nat)}"] if self.nat is not None else []
         return " ".join(parts + self._flags(""))
 

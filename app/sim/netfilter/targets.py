@@ -98,7 +98,7 @@ class RejectTarget(Target):
     def save_args(self) -> list[str]:
         return ["-j", "REJECT", "--reject-with", self.reject_with]
 
-    def list_text(self) -> str:
+    def list_text(self, numeric: bool = True) -> str:
         return f"reject-with {self.reject_with}"
 
 
@@ -153,7 +153,7 @@ class MarkTarget(Target):
     def save_args(self) -> list[str]:
         return ["-j", "MARK", "--set-xmark", f"{self.value or 0:#x}/{self.mask:#x}"]
 
-    def list_text(self) -> str:
+    def list_text(self, numeric: bool = True) -> str:
         return _xmark_words("MARK", self.value or 0, self.mask)
 
 
@@ -209,7 +209,7 @@ class ConnmarkTarget(Target):
         return ["-j", "CONNMARK", f"--{self.mode}-mark", "--nfmask", f"{self.nfmask:#x}",
                 "--ctmask", f"{self.ctmask:#x}"]  # fmt: skip
 
-    def list_text(self) -> str:
+    def list_text(self, numeric: bool = True) -> str:
         if self.mode == "set":
             return _xmark_words("CONNMARK", self.value, self.ctmask)
         if self.nfmask == self.ctmask == 0xFFFFFFFF:
@@ -268,7 +268,7 @@ class LogTarget(Target):
             args += ["--log-prefix", save_string(self.prefix)]
         return args + (["--log-level", str(self.level)] if self.level != 4 else [])
 
-    def list_text(self) -> str:
+    def list_text(self, numeric: bool = True) -> str:
         text = f"LOG flags 0 level {self.level}"
         return text + (f' prefix "{self.prefix}"' if self.prefix else "")
 
@@ -305,7 +305,7 @@ class NotrackTarget(Target):
     def save_args(self) -> list[str]:
         return ["-j", "CT", "--notrack"] if self.ct_spelling else ["-j", "NOTRACK"]
 
-    def list_text(self) -> str:
+    def list_text(self, numeric: bool = True) -> str:
         return "CT notrack" if self.ct_spelling else "NOTRACK"
 
 
@@ -327,7 +327,7 @@ class CtTarget(NotrackTarget):
     def save_args(self) -> list[str]:
         return ["-j", "CT", "--notrack"] if self.notrack else ["-j", "CT"]
 
-    def list_text(self) -> str:
+    def list_text(self, numeric: bool = True) -> str:
         return "CT notrack" if self.notrack else "CT"
 
 
