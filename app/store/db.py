@@ -16,7 +16,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, event, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, create_engine
 
@@ -31,8 +31,22 @@ def make_engine(url: str) -> Engine:
     if url == default_database_url():
         # The default file lives under var/, which a fresh clone does not have yet.
         Path(make_url(url).database or "").parent.mkdir(parents=True, exist_ok=True)
-    args = {"check_same_thread": False} if url.startswith("sqlite") else {}
-    return create_engine(url, connect_args=args, pool_pre_ping=True)
+    if not url.startswith("sqlite"):
+        return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, connect_args={"check_same_thread": False})
+    event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(connection, _record) -> None:  # type: ignore[no-untyped-def]
+    # Several workers share one file: WAL lets readers run beside a writer, and busy_timeout
+    # makes a writer wait for the lock instead of failing with "database is locked"
+    # (https://sqlite.org/wal.html, https://sqlite.org/pragma.html#pragma_busy_timeout).
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
 
 
 def alembic_config(url: str) -> Config:

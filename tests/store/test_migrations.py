@@ -42,3 +42,20 @@ def test_a_lab_round_trips_with_its_json_data(tmp_path: Path) -> None:
         lab = session.exec(select(Lab).where(Lab.token == "t" * 43)).one()
         assert lab.data == state
         assert lab.created is not None
+
+
+def test_a_writer_commits_while_another_worker_is_reading(tmp_path: Path) -> None:
+    # Several workers share the file. In SQLite's default rollback-journal mode a COMMIT needs
+    # the file to itself and fails with "database is locked" while a read is open; in WAL mode
+    # (https://sqlite.org/wal.html) it goes through, and the reader keeps its snapshot.
+    engine = make_engine(f"sqlite:///{tmp_path / 'wal.sqlite3'}")
+    migrate(engine)
+    with engine.connect() as reader, engine.connect() as writer:
+        reader.exec_driver_sql("BEGIN")
+        assert reader.exec_driver_sql("SELECT count(*) FROM lab").scalar() == 0
+        writer.exec_driver_sql("BEGIN IMMEDIATE")
+        writer.exec_driver_sql("INSERT INTO lab VALUES ('a', 'tok', '2026-01-01', '{}')")
+        writer.exec_driver_sql("COMMIT")
+        assert reader.exec_driver_sql("SELECT count(*) FROM lab").scalar() == 0
+        reader.exec_driver_sql("COMMIT")
+        assert reader.exec_driver_sql("SELECT count(*) FROM lab").scalar() == 1
