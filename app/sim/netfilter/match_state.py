@@ -174,15 +174,14 @@ class StatisticMatch(Match, OptionOnce):
                 raise ext_param(
                     f'statistic: option "--{first}" cannot be used together with "--{second}".'
                 )
-        for first, second in (("every", "packet"), ("packet", "every")):
-            if first in self.seen and second not in self.seen:
-                raise ext_param(f'statistic: option "--{first}" also requires "--{second}".')
+        if "every" in self.seen and "packet" not in self.seen:
+            raise ext_param('statistic: option "--every" also requires "--packet".')
         if self.mode == "random" and "probability" not in self.seen:
             raise param("--probability must be specified when using random mode")
+        if self.packet > self.every:  # checked first: an unset --every counts as 1
+            raise param("the --packet p must be 0 <= p <= n-1")
         if self.mode == "nth" and "every" not in self.seen:
             raise param("--every and --packet must be specified when using nth mode")
-        if self.packet > self.every:
-            raise param("the --packet p must be 0 <= p <= n-1")
 
     def matches(self, ctx: MatchContext) -> bool:
         if self.mode == "random":

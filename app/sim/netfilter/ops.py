@@ -76,6 +76,23 @@ def _reachable(table: Table, start: str) -> set[str]:
     return seen
 
 
+def _loops(table: Table, chain: str, target: str) -> bool:
+    """Would the new jump `chain -> target` close a loop reachable from it (ELOOP)?"""
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+
+    def visit(name: str) -> bool:
+        state[name] = 1
+        nexts = [jump_of(r) for r in table.chains[name].rules]
+        nexts += [target] if name == chain else []
+        for nxt in nexts:
+            if nxt in table.chains and (state.get(nxt) == 1 or (nxt not in state and visit(nxt))):
+                return True
+        state[name] = 2
+        return False
+
+    return visit(chain)
+
+
 def _subtree_ok(table: Table, start: str, hooks: frozenset[str]) -> bool:
     """Are all rules reachable from `start` acceptable when called from `hooks`?"""
     return all(
@@ -101,7 +118,7 @@ def check_rule(table: Table, chain: str, rule: Rule, action: str = "RULE_APPEND"
         raise kernel_error(action, "Operation not supported", chain)
     if target not in table.chains:
         raise param(f"Chain '{target}' does not exist")
-    if hooks and chain in _reachable(table, target):
+    if hooks and _loops(table, chain, target):
         raise kernel_error(action, "Too many links", chain)
     if hooks and not _subtree_ok(table, target, hooks):
         raise kernel_error(action, "Invalid argument", chain)

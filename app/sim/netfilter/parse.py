@@ -353,8 +353,6 @@ def apply_restore(
         except _LineFailed:
             raise IptablesError(f"line {lineno} failed", OTHER_PROBLEM, "plain") from None
         except IptablesError as err:
-            if err.message.startswith("iptables-restore: "):
-                raise err from None
             raise restore_error(err, lineno) from None
     if state.table is not None:
         raise IptablesError(f"COMMIT expected at line {lineno + 1}", OTHER_PROBLEM, "plain")

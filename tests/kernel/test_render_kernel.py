@@ -1,0 +1,351 @@
+"""The renderers and the command layer against the real iptables 1.8.9 in a netns.
+
+Each ruleset is loaded into a fresh network namespace with the real `iptables-restore`; the
+kernel's own `iptables-save`, `iptables -S` and `iptables -L -n -v --line-numbers` must equal
+what `render.py` prints for the parsed ruleset. A list of `iptables` commands (good and bad)
+is run against both the kernel and `run_iptables`; status, stdout and stderr must agree.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from app.sim.netfilter.commands import run_iptables, run_iptables_restore
+from app.sim.netfilter.match_state import NfacctMatch
+from app.sim.netfilter.model import Ruleset
+from app.sim.netfilter.parse import parse_restore
+from app.sim.netfilter.render import ListFormat, render_list, render_rules, render_save
+
+pytestmark = pytest.mark.kernel
+
+CORPUS = Path(__file__).resolve().parents[2].parent / "shared/conformance/kube-proxy/iptables"
+_names = itertools.count()
+
+
+def _unavailable() -> str | None:
+    if os.geteuid() != 0:
+        return "needs root for network namespaces"
+    if shutil.which("iptables") is None or shutil.which("ip") is None:
+        return "needs iptables and iproute2"
+    return None
+
+
+@pytest.fixture
+def netns() -> Iterator[str]:
+    reason = _unavailable()
+    if reason:
+        pytest.skip(reason)
+    name = f"kplr{os.getpid()}x{next(_names)}"
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=False)
+
+
+def _ns(ns: str, *argv: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["ip", "netns", "exec", ns, *argv], input=stdin, capture_output=True, text=True
+    )
+
+
+def _without_comments(text: str) -> str:
+    return "".join(line + "\n" for line in text.splitlines() if not line.startswith("#"))
+
+
+EVERY_MODULE = """\
+*raw
+:PREROUTING ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+-A PREROUTING -p udp --dport 9999 -j CT --notrack
+-A PREROUTING -p tcp --dport 9998 -j NOTRACK
+-A PREROUTING -p tcp --dport 9997 -j TRACE
+-A OUTPUT -p tcp -m multiport --dports 80,443,8000:8080 -j ACCEPT
+-A OUTPUT -p udp -m multiport ! --sports 53,67 -j ACCEPT
+-A OUTPUT -p tcp -m multiport --ports 22 -j ACCEPT
+-A OUTPUT -j CT
+COMMIT
+*mangle
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:FORWARD DROP [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+:MYCHAIN - [0:0]
+:OTHER - [0:0]
+-A PREROUTING -p tcp -j MARK --set-xmark 0x1/0x1
+-A PREROUTING -j MARK --set-mark 0x10
+-A PREROUTING -j MARK --set-mark 0x10/0xff
+-A PREROUTING -j MARK --and-mark 0xff
+-A PREROUTING -j MARK --or-mark 0x20
+-A PREROUTING -j MARK --xor-mark 0x3
+-A PREROUTING -j MARK --set-xmark 0x5/0xffffffff
+-A PREROUTING -j MARK --set-xmark 0x5/0xf0
+-A PREROUTING -j CONNMARK --set-mark 0x7
+-A PREROUTING -j CONNMARK --save-mark
+-A PREROUTING -j CONNMARK --restore-mark
+-A PREROUTING -m mark --mark 0x1 -j ACCEPT
+-A PREROUTING -m mark ! --mark 0x1/0xf -j LOG --log-prefix "hello world " --log-level 4
+-A PREROUTING -j LOG
+-A PREROUTING -j LOG --log-prefix x --log-level debug
+-A INPUT ! -i veth+ -j MYCHAIN
+-A INPUT -p tcp --tcp-flags SYN,ACK SYN -j ACCEPT
+-A INPUT -p tcp --syn -j ACCEPT
+-A INPUT -p tcp ! --syn -j ACCEPT
+-A INPUT -p tcp --tcp-flags ALL NONE -j ACCEPT
+-A INPUT -p tcp --sport 1000:2000 ! --dport 22 -j ACCEPT
+-A INPUT -p udp --sport 53 -j ACCEPT
+-A INPUT ! -p udp -j ACCEPT
+-A INPUT -p tcp --dport 1024: -j ACCEPT
+-A INPUT -p tcp --dport :1023 -j ACCEPT
+-A FORWARD -i eth0 -o eth1 -j MYCHAIN
+-A FORWARD ! -s 10.0.0.0/8 ! -d 10.1.0.0/16 ! -o lo -j OTHER
+-A MYCHAIN -m state --state NEW,ESTABLISHED -j RETURN
+-A MYCHAIN -m state ! --state INVALID -j RETURN
+-A MYCHAIN -m conntrack --ctstate NEW,RELATED,INVALID,UNTRACKED,SNAT,DNAT -j RETURN
+-A MYCHAIN -m conntrack --ctstatus ASSURED,SEEN_REPLY -j RETURN
+-A MYCHAIN -m conntrack ! --ctstatus CONFIRMED ! --ctstate NEW -j RETURN
+-A MYCHAIN -m addrtype --src-type LOCAL --dst-type UNICAST --limit-iface-in -j RETURN
+-A MYCHAIN -m addrtype ! --dst-type LOCAL,BROADCAST -j RETURN
+-A MYCHAIN -m statistic --mode nth --every 3 --packet 1 -j RETURN
+-A MYCHAIN -m statistic --mode nth --every 5 --packet 0 -j RETURN
+-A MYCHAIN -m statistic --mode random ! --probability 0.3333333333 -j RETURN
+-A MYCHAIN -m recent --set --name foo --rsource -j RETURN
+-A MYCHAIN -m recent --update --seconds 60 --hitcount 3 --name foo --rdest --mask 255.255.0.0
+-A MYCHAIN -m recent ! --rcheck --seconds 10 --reap -j RETURN
+-A MYCHAIN -m recent --remove --name bar -j RETURN
+-A MYCHAIN -m comment --comment "it's \\"quoted\\"" -j RETURN
+-A MYCHAIN -m comment --comment abc_DEF-09 -j RETURN
+-A MYCHAIN -m comment --comment a.b -j RETURN
+-A MYCHAIN -g OTHER
+COMMIT
+*nat
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+:SVC - [0:0]
+-A PREROUTING -d 10.96.0.30 -p tcp --dport 80 -j SVC
+-A PREROUTING -d 10.96.0.0/12 -p tcp -j DNAT --to-destination 10.0.0.1-10.0.0.5:80-90 --random
+-A PREROUTING -p udp -j DNAT --to-destination 10.0.0.1:53 --persistent
+-A PREROUTING -p tcp -j DNAT --to-destination 10.0.0.1
+-A PREROUTING -p tcp -j DNAT --to-destination 10.0.0.9:8080
+-A PREROUTING -p tcp -j REDIRECT --to-ports 3128
+-A PREROUTING -p udp -j REDIRECT --to-ports 5000-5010 --random
+-A PREROUTING -p tcp -j REDIRECT
+-A INPUT -p tcp -j SNAT --to-source 10.0.0.1
+-A POSTROUTING -o eth0 -j MASQUERADE
+-A POSTROUTING -p tcp -j MASQUERADE --to-ports 1024-65535 --random
+-A POSTROUTING -j MASQUERADE --random-fully
+-A POSTROUTING -p tcp -j SNAT --to-source 1.2.3.4:1000-2000 --random --random-fully --persistent
+-A POSTROUTING -j SNAT --to-source 1.2.3.4
+-A SVC -p tcp -m statistic --mode random --probability 0.25 -j DNAT --to-destination 10.244.0.5:80
+-A SVC -p tcp -m statistic --mode random --probability 0.2 -j DNAT --to-destination 10.244.0.6:80
+-A SVC -p tcp -m statistic --mode random --probability 1 -j DNAT --to-destination 10.244.0.8:80
+-A SVC -p tcp -j DNAT --to-destination 10.244.0.7:80
+COMMIT
+*filter
+:INPUT ACCEPT [0:0]
+:FORWARD DROP [0:0]
+:OUTPUT ACCEPT [0:0]
+-A INPUT -p tcp --dport 23 -j REJECT --reject-with tcp-reset
+-A INPUT -p udp --dport 69 -j REJECT
+-A INPUT -j REJECT --reject-with icmp-net-unreachable
+-A INPUT -j REJECT --reject-with host-unreach
+-A INPUT -j REJECT --reject-with icmp-proto-unreachable
+-A INPUT -j REJECT --reject-with icmp-net-prohibited
+-A INPUT -j REJECT --reject-with icmp-host-prohibited
+-A INPUT -j REJECT --reject-with icmp-admin-prohibited
+-A INPUT -s 10.1.2.3/255.255.0.0 -j DROP
+-A INPUT -s 0.0.0.0/0 -d 1.2.3.4/31 -j DROP
+-A INPUT -p icmp -j ACCEPT
+-A INPUT -p all -j ACCEPT
+-A INPUT -p 47 -j ACCEPT
+-A INPUT
+COMMIT
+"""
+
+
+def _corpus_rulesets() -> list[tuple[str, str]]:
+    """Corpus restore inputs, re-rendered in save form without nfacct (its accounting
+    objects do not exist in a fresh namespace, so the kernel would refuse those rules)."""
+    if not CORPUS.is_dir():
+        return []
+    found = []
+    for path in sorted(CORPUS.glob("*/expected-iptables-save.txt")):
+        ruleset = parse_restore(path.read_text())
+        for table in ruleset.tables.values():
+            for chain in table.chains.values():
+                for rule in chain.rules:
+                    rule.matches = [m for m in rule.matches if not isinstance(m, NfacctMatch)]
+        found.append((path.parent.name, render_save(ruleset)))
+    return found
+
+
+RULESETS = [("every-module", EVERY_MODULE), *_corpus_rulesets()]
+
+
+@pytest.mark.parametrize(("name", "text"), RULESETS, ids=[n for n, _ in RULESETS])
+def test_kernel_prints_what_the_renderer_prints(netns: str, name: str, text: str) -> None:
+    loaded = _ns(netns, "iptables-restore", stdin=text)
+    assert loaded.returncode == 0, loaded.stderr
+    ruleset = parse_restore(text, counters=False)
+    kernel_save = _ns(netns, "iptables-save").stdout
+    assert _without_comments(kernel_save) == render_save(ruleset)
+    for table_name, table in ruleset.tables.items():
+        kernel_s = _ns(netns, "iptables", "-t", table_name, "-S").stdout
+        assert kernel_s == render_rules(table), table_name
+        kernel_l = _ns(netns, "iptables", "-t", table_name, "-L", "-n", "-v", "--line-numbers")
+        fmt = ListFormat(numeric=True, verbose=True, lines=True)
+        assert kernel_l.stdout == render_list(table, fmt=fmt), table_name
+        kernel_x = _ns(netns, "iptables", "-t", table_name, "-L", "-n", "-x", "-v")
+        assert kernel_x.stdout == render_list(table, fmt=ListFormat(True, True, True)), table_name
+    # and what the kernel printed parses back to the same text
+    assert render_save(parse_restore(kernel_save)) == _without_comments(kernel_save)
+
+
+def test_save_header_and_counters_match_the_kernel(netns: str) -> None:
+    text = (
+        "*filter\n:INPUT DROP [7:420]\n"
+        "[3:180] -A INPUT -p tcp -m tcp --dport 22 -j ACCEPT\nCOMMIT\n"
+    )
+    assert _ns(netns, "iptables-restore", "-c", stdin=text).returncode == 0
+    kernel = _ns(netns, "iptables-save", "-c").stdout
+    stamp = kernel.splitlines()[0].split(" on ", 1)[1]
+    ruleset = Ruleset()
+    assert run_iptables_restore(ruleset, ["-c"], text).ok
+    assert kernel == render_save(ruleset, counters=True, timestamp=stamp)
+
+
+COMMANDS = """\
+-A INPUT --foo
+-A INPUT -s foo
+-A INPUT --dport 80
+-A INPUT -p tcp --dport 99999
+-A NOPE -j ACCEPT
+-A INPUT -j NOPE
+-A INPUT -m nope
+-t nat -A INPUT -j DNAT --to-destination 1.2.3.4
+-A INPUT -j REJECT --reject-with tcp-reset
+-t nat -A PREROUTING -j MASQUERADE
+-A INPUT -j MARK --set-mark 1
+-D INPUT 5
+-I INPUT 9 -j ACCEPT
+-R INPUT 9 -j ACCEPT
+-X NOPE
+-N INPUT
+-P NOPE DROP
+-P INPUT FOO
+-t nope -L
+-L NOPE
+-F NOPE
+-C INPUT -j ACCEPT
+-A INPUT -m tcp --dport 80
+-A INPUT -p tcp -m comment
+-A INPUT -s 1.2.3.4 -s 2.3.4.5
+-A INPUT -p tcp --dport 80 --dport 90
+-A INPUT -j
+-A
+
+-A INPUT -j ACCEPT extra
+-A INPUT -p tcp ! ! --dport 3
+-A INPUT -j CT --notrack
+-t nat -A OUTPUT -p tcp -j REDIRECT
+-t nat -A POSTROUTING -p tcp -j REDIRECT
+-t nat -N U1
+-t nat -A U1 -j DNAT --to-destination 1.1.1.1
+-t nat -A POSTROUTING -j U1
+-t nat -A PREROUTING -j U1
+-t nat -N U2
+-t nat -A POSTROUTING -j U2
+-t nat -A U2 -j U1
+-N A
+-N B
+-A A -j B
+-A INPUT -j A
+-A B -j A
+-A A -j A
+-X B
+-N C
+-A C -j ACCEPT
+-X C
+-E C D
+-E D B
+-X
+-D INPUT -j DROP
+-I INPUT 0 -j ACCEPT
+-I INPUT 2 -j DROP
+-S INPUT 2
+-L INPUT 9
+-Z INPUT 1
+-C INPUT -j REJECT
+-C INPUT -j DROP
+-L -n -v --line-numbers
+-L
+-S
+-A INPUT -m statistic --mode random --probability 1.5
+-A INPUT -m statistic --mode nth --every 3
+-A INPUT -m statistic --mode nth --packet 1
+-A INPUT -m statistic --mode random
+-A INPUT -m recent --set --rcheck
+-A INPUT -m recent --rcheck --reap
+-A INPUT -m recent --set --hitcount 30
+-A INPUT -p tcp -m multiport --dports 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16
+-A INPUT -m multiport --dports 5 -p tcp
+-A INPUT -m conntrack --ctstate FOO
+-A INPUT -m addrtype
+-A INPUT -p tcp --dport 5:3
+-A INPUT -m comment --comment x --comment y
+-F
+-X
+-S
+"""
+
+
+def test_commands_answer_as_the_kernel_does(netns: str) -> None:
+    ruleset = Ruleset()
+    for line in COMMANDS.splitlines():
+        argv = line.split()
+        real = _ns(netns, "iptables", *argv)
+        mine = run_iptables(ruleset, argv)
+        assert (mine.status, mine.stdout, mine.stderr) == (
+            real.returncode,
+            real.stdout,
+            real.stderr,
+        ), line
+
+
+RESTORE_ERRORS = [
+    ("*filter\n-A NOPE -j ACCEPT\nCOMMIT\n", []),
+    ("*filter\n:A - [0:0]\n-A INPUT -m comment\nCOMMIT\n", []),
+    ("*filter\n:A - [0:0]\n-A INPUT -j A\nCOMMIT\n", []),
+    ("*filter\n-X A\nCOMMIT\n", ["--noflush"]),
+    ("*filter\n-D INPUT 5\nCOMMIT\n", ["--noflush"]),
+    ("*filter\n-A INPUT -j ACCEPT\n", []),
+    ("*foo\nCOMMIT\n", []),
+    ("*filter\n:INPUT FOO [0:0]\nCOMMIT\n", []),
+    ("*filter\n:A\nCOMMIT\n", []),
+    ("*filter\n*nat\nCOMMIT\n", []),
+    ("*filter\n-A INPUT -j foo bar\nCOMMIT\n", []),
+    ("garbage\n", []),
+    ("*nat\n:X - [0:0]\n-A POSTROUTING -j X\n-A X -j DNAT --to-destination 1.1.1.1\nCOMMIT\n", []),
+    ("*filter\n:X - [0:0]\n-A X -j X\n-A INPUT -j X\nCOMMIT\n", []),
+]
+
+
+@pytest.mark.parametrize(("text", "flags"), RESTORE_ERRORS)
+def test_restore_answers_as_the_kernel_does(netns: str, text: str, flags: list[str]) -> None:
+    _ns(netns, "iptables-restore", stdin="*filter\n:A - [0:0]\n-A INPUT -j A\nCOMMIT\n")
+    ruleset = parse_restore("*filter\n:A - [0:0]\n-A INPUT -j A\nCOMMIT\n")
+    real = _ns(netns, "iptables-restore", *flags, stdin=text)
+    mine = run_iptables_restore(ruleset, flags, text)
+    assert (mine.status, mine.stderr) == (real.returncode, real.stderr)
+    after = _without_comments(_ns(netns, "iptables-save").stdout)
+    assert render_save(ruleset) == after
