@@ -13,12 +13,13 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.config import Settings, get_settings
 from app.store.db import make_engine, migrate
+from app.web import errors
 from app.web.preferences import PreferencesMiddleware
-from app.web.routers import health, pages
+from app.web.routers import docs, health, pages
 from app.web.templating import make_templates
 
 #: Routers the app mounts, in order; a new feature adds its router here.
-ROUTERS: list[APIRouter] = [health.router, pages.router]
+ROUTERS: list[APIRouter] = [health.router, pages.router, docs.router]
 log = logging.getLogger(__name__)
 
 
@@ -37,12 +38,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """A new app; tests pass their own `Settings` (for instance a temporary DATABASE_URL)."""
     settings = settings or get_settings()
-    app = FastAPI(title="KubeProxy Lab", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(
+        title="KubeProxy Lab", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None
+    )
     app.state.settings = settings
     app.state.engine = make_engine(settings.database_url)
     app.state.migrated = False
     app.state.templates = make_templates(settings.templates_dir)
     app.add_middleware(PreferencesMiddleware)
+    errors.install(app)
     app.mount("/static", StaticFiles(directory=settings.static_dir), name="static")
     for router in ROUTERS:
         app.include_router(router)

@@ -68,3 +68,16 @@ def test_presenter_mode_from_the_address_bar(page: Page) -> None:
     page.goto("/?present=1&lang=zh")
     assert _font_px(page, "body") >= 24
     assert page.locator(".present-toggle").inner_text().strip() == translate("zh", "present.label")
+
+
+def test_dark_theme_follows_the_system_setting(page: Page) -> None:
+    background = "getComputedStyle(document.body).backgroundColor"
+    page.emulate_media(color_scheme="light")
+    page.goto("/")
+    light = page.evaluate(background)
+    page.emulate_media(color_scheme="dark")
+    dark = page.evaluate(background)
+    assert light != dark
+    # Dark means dark: every channel of the page background is below a quarter of full scale.
+    channels = [int(c) for c in dark[dark.index("(") + 1 : -1].split(",")[:3]]
+    assert max(channels) < 64, dark

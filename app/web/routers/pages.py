@@ -7,7 +7,8 @@ from fastapi.responses import HTMLResponse
 
 from app.web.templating import render
 
-router = APIRouter(tags=["pages"])
+# HTML for people; the JSON API under /api is what /docs documents.
+router = APIRouter(tags=["pages"], include_in_schema=False)
 
 #: The kube-proxy modes the home page introduces, in the order Kubernetes documents them.
 MODES = ("iptables", "ipvs", "nftables", "userspace")
