@@ -180,7 +180,11 @@ class Topology:
             f"addr add {cfg.interface} dev eth0",
         ]
         cmds += [f"addr add {ipaddress.IPv4Interface(ip)} dev eth0" for ip in cfg.local_ips]
-        cmds += ["link set eth0 up", f"link set {pod_if} up"]
+        # NOARP on both node links: a packet sent out leaves at once (the peer drops it)
+        # instead of waiting ~3 s for an ARP answer while holding its conntrack entry. Such
+        # a lingering entry would still be found by NAT's source lookup (nf_nat_core.c,
+        # find_appropriate_src) and change the port MASQUERADE picks for the next packet.
+        cmds += ["link set eth0 arp off up", f"link set {pod_if} arp off up"]
         cmds += [f"route add {cidr} dev {pod_if}" for cidr in cfg.pod_cidr]
         cmds += [
             f"route add default via {cfg.gateway} dev eth0",
