@@ -11,6 +11,8 @@ cluster settled and the result is deterministic given the seed.
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from app.sim.cluster import controllers, proxy_dict
@@ -69,11 +71,23 @@ class Cluster:
         self.version = 0
         self.changes: list[Change] = []
         self.proxy_config: dict[str, object] = {}
+        self.deferred = 0  # >0 inside `batch()`: controllers wait until the batch ends
+
+    @contextmanager
+    def batch(self) -> Iterator[Cluster]:
+        """Make many changes, then run the controllers once (fast bulk set-up)."""
+        self.deferred += 1
+        try:
+            yield self
+        finally:
+            self.deferred -= 1
+            controllers.reconcile(self)
 
     # -- bookkeeping -------------------------------------------------------------------------
 
     def new_meta(self, name: str, namespace: str = "default", **kw: object) -> Meta:
         a, b, c, d, e = (self.rng.getrandbits(n) for n in (32, 16, 16, 16, 48))
+        c, d = (c & 0x0FFF) | 0x4000, (d & 0x3FFF) | 0x8000  # RFC 4122 version 4 layout
         uid = f"{a:08x}-{b:04x}-{c:04x}-{d:04x}-{e:012x}"
         meta = Meta(name=name, namespace=namespace, uid=uid, creation=self.now)
         for key, value in kw.items():
@@ -241,13 +255,35 @@ class Cluster:
             ports = [ContainerPort(port)] if port else []
             containers = [Container(container_name(image), image, ports)]
         template = PodTemplate(dict(labels), containers)
-        deploy = Deployment(
-            self.new_meta(name, namespace, labels=dict(labels)), replicas, dict(labels), template
-        )
-        self.deployments[(namespace, name)] = deploy
+        meta = self.new_meta(name, namespace, labels=dict(labels))
+        return self.add_deployment(Deployment(meta, replicas, dict(labels), template))
+
+    def add_deployment(self, deploy: Deployment) -> Deployment:
+        """Store a new Deployment; the controllers create its ReplicaSet and pods."""
+        key = (deploy.meta.namespace, deploy.meta.name)
+        if key in self.deployments:
+            raise AlreadyExists("Deployment", deploy.meta.name)
+        self.deployments[key] = deploy
         self._touch("Deployment", deploy.meta, "created")
         controllers.reconcile(self)
         return deploy
+
+    def scale_replicaset(self, name: str, replicas: int, namespace: str = "default") -> ReplicaSet:
+        """Scale a ReplicaSet directly; one owned by a Deployment is scaled back by it."""
+        rs = self.get("ReplicaSet", name, namespace)
+        assert isinstance(rs, ReplicaSet)
+        rs.replicas = replicas
+        self._touch("ReplicaSet", rs.meta, "updated")
+        controllers.sync_replicaset(self, rs)
+        controllers.reconcile(self)
+        return rs
+
+    def delete_replicaset(self, name: str, namespace: str = "default") -> None:
+        rs = self.get("ReplicaSet", name, namespace)
+        assert isinstance(rs, ReplicaSet)
+        del self.replicasets[(namespace, name)]
+        self._touch("ReplicaSet", rs.meta, "deleted")
+        controllers.reconcile(self)
 
     def scale_deployment(self, name: str, replicas: int, namespace: str = "default") -> Deployment:
         deploy = self.get("Deployment", name, namespace)

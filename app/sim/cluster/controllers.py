@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from app.sim.cluster.alloc import pod_ip, pod_template_hash, random_suffix
 from app.sim.cluster.endpoints import desired_slices, selects
-from app.sim.cluster.objects import Deployment, EndpointSlice, Node, Pod, ReplicaSet
+from app.sim.cluster.objects import Deployment, EndpointSlice, Node, Pod, PodTemplate, ReplicaSet
 
 if TYPE_CHECKING:
     from app.sim.cluster.cluster import Cluster
@@ -27,6 +27,8 @@ SLICE_MANAGED_BY = "endpointslice.kubernetes.io/managed-by"
 
 def reconcile(cluster: Cluster) -> None:
     """Bring every controller's objects in line with the current spec."""
+    if cluster.deferred:
+        return
     finish_terminations(cluster)
     collect_garbage(cluster)
     for key in sorted(cluster.deployments):
@@ -34,7 +36,7 @@ def reconcile(cluster: Cluster) -> None:
     for key in sorted(cluster.replicasets):
         sync_replicaset(cluster, cluster.replicasets[key])
     for pod in sorted(cluster.pods.values(), key=lambda p: (p.meta.creation, p.name)):
-        if not pod.node_name:
+        if not pod.ip and not pod.terminating:
             start_pod(cluster, pod)
     for key in sorted(cluster.services):
         ensure_load_balancer(cluster, key)
@@ -207,7 +209,7 @@ def _new_replicaset(cluster: Cluster, deploy: Deployment) -> ReplicaSet:
     """Find or create the ReplicaSet whose template hash matches the Deployment's template."""
     template_hash = pod_template_hash(asdict(deploy.template))
     for rs in deployment_replicasets(cluster, deploy):
-        if rs.template_hash == template_hash:
+        if _same_template(rs.template, deploy.template):
             return rs
     template = copy.deepcopy(deploy.template)
     template.labels[HASH_LABEL] = template_hash
@@ -224,6 +226,12 @@ def _new_replicaset(cluster: Cluster, deploy: Deployment) -> ReplicaSet:
     cluster.replicasets[(meta.namespace, name)] = rs
     cluster._touch("ReplicaSet", meta, "created")
     return rs
+
+
+def _same_template(rs_template: PodTemplate, template: PodTemplate) -> bool:
+    """EqualIgnoreHash: the ReplicaSet's template minus its pod-template-hash label."""
+    labels = {k: v for k, v in rs_template.labels.items() if k != HASH_LABEL}
+    return labels == template.labels and rs_template.containers == template.containers
 
 
 def _scale(cluster: Cluster, deploy: Deployment, rs: ReplicaSet, replicas: int) -> None:
@@ -268,9 +276,9 @@ def sync_deployment(cluster: Cluster, deploy: Deployment) -> None:
 def deployment_status(cluster: Cluster, deploy: Deployment) -> tuple[int, int, int, int]:
     """(replicas, updated, ready, available) as `status` reports them; terminating pods excluded."""
     sets = deployment_replicasets(cluster, deploy)
-    new_hash = pod_template_hash(asdict(deploy.template))
+    current = {rs.meta.name for rs in sets if _same_template(rs.template, deploy.template)}
     pods = [p for rs in sets for p in owned_pods(cluster, rs) if not p.terminating]
-    updated = sum(1 for p in pods if p.meta.labels.get(HASH_LABEL) == new_hash)
+    updated = sum(1 for p in pods if p.meta.owner and p.meta.owner[1] in current)
     ready = sum(1 for p in pods if p.ready)
     return len(pods), updated, ready, ready
 
@@ -311,19 +319,28 @@ def sync_all_slices(cluster: Cluster) -> None:
         if (key[0], slc.service) not in wanted:
             del cluster.slices[key]
             cluster._touch("EndpointSlice", slc.meta, "deleted", slc.service)
+    index: dict[tuple[str, str, str], list[Pod]] = {}
+    for pod in cluster.pods.values():
+        for label in pod.meta.labels.items():
+            index.setdefault((pod.meta.namespace, *label), []).append(pod)
+    slices_by_service: dict[tuple[str, str], list[EndpointSlice]] = {}
+    for slc in cluster.slices.values():
+        slices_by_service.setdefault((slc.meta.namespace, slc.service), []).append(slc)
     for key in sorted(wanted):
-        sync_slices(cluster, key)
+        svc = cluster.services[key]
+        # Only pods carrying one of the selector's labels can match: look them up, not scan all.
+        candidates = min((index.get((key[0], *pair), []) for pair in svc.selector.items()), key=len)
+        sync_slices(cluster, key, candidates, slices_by_service.get(key, []))
 
 
-def sync_slices(cluster: Cluster, key: tuple[str, str]) -> None:
+def sync_slices(
+    cluster: Cluster, key: tuple[str, str], pods: list[Pod], current: list[EndpointSlice]
+) -> None:
     """Make the Service's slices match `desired_slices`, reusing existing slice names."""
     svc = cluster.services[key]
     ns = key[0]
-    existing = sorted(
-        (s for s in cluster.slices.values() if s.meta.namespace == ns and s.service == svc.name),
-        key=lambda s: (s.meta.creation, s.meta.name),
-    )
-    desired = desired_slices(svc, cluster.pods.values())
+    existing = sorted(current, key=lambda s: (s.meta.creation, s.meta.name))
+    desired = desired_slices(svc, pods)
     for slc, want in zip(existing, desired, strict=False):
         ports, endpoints = list(want.ports), list(want.endpoints)
         if (slc.ports, slc.endpoints) != (ports, endpoints):

@@ -194,11 +194,23 @@ def namespace_of(obj: object) -> str:
 
 
 def render_table(
-    cluster: Cluster, kind: str, objects: list, *, wide: bool = False, namespaces: bool = False
+    cluster: Cluster,
+    kind: str,
+    objects: list,
+    *,
+    wide: bool = False,
+    namespaces: bool = False,
+    prefix: str = "",
 ) -> str:
-    """The whole `kubectl get` table for objects of one kind, header included."""
+    """The whole `kubectl get` table for objects of one kind, header included.
+
+    `prefix` goes before each name (`service/`), as kubectl does when listing several types.
+    """
     header, wide_header, row = COLUMNS[kind]
     rows = [(["NAMESPACE"] if namespaces else []) + header + (wide_header if wide else [])]
     for obj in objects:
-        rows.append(([namespace_of(obj)] if namespaces else []) + row(cluster, obj, wide))
+        cells = row(cluster, obj, wide)
+        if prefix and kind != "Event":
+            cells[0] = prefix + cells[0]
+        rows.append(([namespace_of(obj)] if namespaces else []) + cells)
     return table(rows)

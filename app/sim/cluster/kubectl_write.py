@@ -1,0 +1,384 @@
+"""The kubectl commands that change the cluster: create, expose, scale, delete, label, apply,
+run, and the lab-only `lab` command.
+
+Success lines and errors are kubectl's own (`deployment.apps/web created`, `service/web
+exposed`, `pod "x" deleted`, `error: required flag(s) "image" not set`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from app.sim.cluster.errors import ClusterError
+from app.sim.cluster.flags import Flag, Parsed
+from app.sim.cluster.kubectl import NAMESPACE, SELECTOR, Command, Output, split_targets
+from app.sim.cluster.manifests import ManifestError, apply
+from app.sim.cluster.objects import Container, ContainerPort, Deployment, Pod, Service, ServicePort
+from app.sim.cluster.resources import get_object, list_objects, object_labels
+from app.sim.cluster.selectors import parse_selector
+from app.sim.cluster.yamlish import YamlError, load_all
+
+if TYPE_CHECKING:
+    from app.sim.cluster.cluster import Cluster
+
+
+def _need(parsed: Parsed, *names: str) -> None:
+    missing = [n for n in names if not parsed.get(n)]
+    if missing:
+        raise ClusterError(
+            "error: required flag(s) " + ", ".join(f'"{n}"' for n in missing) + " not set"
+        )
+
+
+def _int_flag(parsed: Parsed, name: str) -> int:
+    value = str(parsed.get(name))
+    try:
+        return int(value)
+    except ValueError:
+        raise ClusterError(
+            f'error: invalid argument "{value}" for "--{name}" flag: strconv.ParseInt: parsing '
+            f'"{value}": invalid syntax'
+        ) from None
+
+
+def _one_name(parsed: Parsed, command: str, args: list[str]) -> str:
+    if len(args) != 1:
+        raise ClusterError(
+            f"error: exactly one NAME is required, got {len(args)}\nSee 'kubectl {command} -h' for "
+            "help and examples"
+        )
+    return args[0]
+
+
+# -- create / run ----------------------------------------------------------------------------
+
+
+def cmd_create(cluster: Cluster, parsed: Parsed, stdin: str | None, out: Output) -> None:
+    if parsed.get("filename"):
+        return cmd_apply(cluster, parsed, stdin, out, verb="created")
+    if not parsed.args or parsed.args[0] not in ("deployment", "deploy"):
+        raise ClusterError("error: must specify one of -f and -k")
+    name = _one_name(parsed, "create deployment", parsed.args[1:])
+    _need(parsed, "image")
+    replicas = _int_flag(parsed, "replicas")
+    port = _int_flag(parsed, "port")
+    namespace = str(parsed.get("namespace"))
+    cluster.create_deployment(
+        name,
+        str(parsed.get("image")),
+        replicas=replicas,
+        port=port if port > 0 else 0,
+        namespace=namespace,
+    )
+    out.out.append(f"deployment.apps/{name} created\n")
+    return None
+
+
+def _labels_flag(text: str, default: dict[str, str]) -> dict[str, str]:
+    if not text:
+        return default
+    labels = {}
+    for pair in text.split(","):
+        key, eq, value = pair.partition("=")
+        if not eq or not key:
+            raise ClusterError(f"error: invalid label spec: {pair}")
+        labels[key] = value
+    return labels
+
+
+def cmd_run(cluster: Cluster, parsed: Parsed, stdin: str | None, out: Output) -> None:
+    name = (
+        _one_name(parsed, "run", parsed.args[:1]) if parsed.args else _one_name(parsed, "run", [])
+    )
+    _need(parsed, "image")
+    image = str(parsed.get("image"))
+    port = _int_flag(parsed, "port")
+    labels = _labels_flag(str(parsed.get("labels") or ""), {"run": name})
+    ports = [ContainerPort(port)] if port > 0 else []
+    meta = cluster.new_meta(name, str(parsed.get("namespace")), labels=labels)
+    cluster.create_pod(Pod(meta, [Container(name, image, ports)]))
+    out.out.append(f"pod/{name} created\n")
+
+
+# -- expose ----------------------------------------------------------------------------------
+
+
+def cmd_expose(cluster: Cluster, parsed: Parsed, stdin: str | None, out: Output) -> None:
+    targets = split_targets(parsed.args)
+    if not targets or not targets[0][1]:
+        raise ClusterError(
+            "error: You must provide one or more resources by argument or filename.\n"
+            "Example resource specifications include:\n   '-f rsrc.yaml'\n   "
+            "'--filename=rsrc.json'\n"
+            "   '<resource> <name>'\n   '<resource>'"
+        )
+    resource, names = targets[0]
+    namespace = str(parsed.get("namespace"))
+    source = get_object(cluster, resource.kind, names[0], namespace)
+    if isinstance(source, Deployment):
+        selector, containers, labels = (
+            dict(source.selector),
+            source.template.containers,
+            source.meta.labels,
+        )
+    elif isinstance(source, Pod):
+        selector, containers, labels = (
+            dict(source.meta.labels),
+            source.containers,
+            source.meta.labels,
+        )
+    elif isinstance(source, Service):
+        selector, containers, labels = dict(source.selector), [], source.meta.labels
+    else:
+        raise ClusterError(f"error: cannot expose a {resource.kind}")
+    port = _expose_port(parsed, containers, source)
+    target = str(parsed.get("target-port") or "")
+    svc = Service(
+        cluster.new_meta(str(parsed.get("name") or names[0]), namespace, labels=dict(labels)),
+        type=str(parsed.get("type") or "ClusterIP"),
+        selector=selector,
+        ports=[
+            ServicePort(
+                port,
+                str(parsed.get("protocol") or "TCP"),
+                target_port=int(target) if target.isdigit() else target,
+            )
+        ],
+    )
+    cluster.create_service(svc)
+    out.out.append(f"service/{svc.name} exposed\n")
+
+
+def _expose_port(parsed: Parsed, containers: list[Container], source: object) -> int:
+    if parsed.get("port"):
+        return _int_flag(parsed, "port")
+    ports = [p.container_port for c in containers for p in c.ports]
+    if isinstance(source, Service) and source.ports:
+        ports = [source.ports[0].port]
+    if not ports:
+        raise ClusterError(
+            "error: couldn't find port via --port flag or introspection\n"
+            "See 'kubectl expose -h' for help and examples"
+        )
+    return ports[0]
+
+
+# -- scale -----------------------------------------------------------------------------------
+
+
+def cmd_scale(cluster: Cluster, parsed: Parsed, stdin: str | None, out: Output) -> None:
+    if not parsed.get("replicas"):
+        raise ClusterError('error: required flag(s) "replicas" not set')
+    replicas = _int_flag(parsed, "replicas")
+    if replicas < 0:
+        raise ClusterError(
+            "error: The --replicas=COUNT flag is required, and COUNT must be greater than or equal "
+            "to 0"
+        )
+    namespace = str(parsed.get("namespace"))
+    targets = split_targets(parsed.args)
+    if not targets or not targets[0][1]:
+        raise ClusterError("error: resource(s) were provided, but no name was specified")
+    for resource, names in targets:
+        for name in names:
+            if resource.kind == "Deployment":
+                cluster.scale_deployment(name, replicas, namespace)
+            elif resource.kind == "ReplicaSet":
+                cluster.scale_replicaset(name, replicas, namespace)
+            else:
+                raise ClusterError(f'error: no scaler has been implemented for "{resource.kind}"')
+            out.out.append(f"{resource.prefix}/{name} scaled\n")
+
+
+# -- delete ----------------------------------------------------------------------------------
+
+_DELETED = {
+    "Pod": "pod",
+    "Service": "service",
+    "Deployment": "deployment.apps",
+    "ReplicaSet": "replicaset.apps",
+}
+
+
+def cmd_delete(cluster: Cluster, parsed: Parsed, stdin: str | None, out: Output) -> None:
+    targets = split_targets(parsed.args)
+    if not targets:
+        raise ClusterError(
+            "error: You must provide one or more resources by argument or filename.\n"
+            "Example resource specifications include:\n   '-f rsrc.yaml'\n   "
+            "'--filename=rsrc.json'\n"
+            "   '<resource> <name>'\n   '<resource>'"
+        )
+    namespace = str(parsed.get("namespace"))
+    for resource, names in targets:
+        if resource.kind not in _DELETED:
+            raise ClusterError(f"error: this lab does not delete {resource.plural}")
+        if not names:
+            names = _delete_all_names(cluster, resource.kind, parsed, namespace)
+        for name in names:
+            try:
+                _delete_one(cluster, resource.kind, name, namespace, parsed)
+            except ClusterError as err:
+                out.error(err.message)
+                continue
+            out.out.append(f'{_DELETED[resource.kind]} "{name}" deleted\n')
+
+
+def _delete_all_names(cluster: Cluster, kind: str, parsed: Parsed, namespace: str) -> list[str]:
+    if not parsed.get("all") and not parsed.get("selector"):
+        raise ClusterError("error: resource(s) were provided, but no name was specified")
+    objects = list_objects(cluster, kind, namespace)
+    if parsed.get("selector"):
+        matches = parse_selector(str(parsed.get("selector")))
+        objects = [o for o in objects if matches(object_labels(kind, o))]
+    return [o.meta.name for o in objects]
+
+
+def _delete_one(cluster: Cluster, kind: str, name: str, namespace: str, parsed: Parsed) -> None:
+    if kind == "Pod":
+        grace = (
+            _int_flag(parsed, "grace-period")
+            if parsed.get("grace-period") not in (None, "-1")
+            else None
+        )
+        if parsed.get("now"):
+            grace = 1
+        wait = parsed.get("wait") is not False
+        cluster.delete_pod(name, namespace, wait=wait, grace=grace)
+    elif kind == "Service":
+        cluster.delete_service(name, namespace)
+    elif kind == "Deployment":
+        cluster.delete_deployment(name, namespace)
+    else:
+        cluster.delete_replicaset(name, namespace)
+
+
+# -- label -----------------------------------------------------------------------------------
+
+
+def cmd_label(cluster: Cluster, parsed: Parsed, stdin: str | None, out: Output) -> None:
+    args = list(parsed.args)
+    changes = [a for a in args if "=" in a or a.endswith("-")]
+    refs = [a for a in args if a not in changes]
+    targets = split_targets(refs)
+    if not targets or not targets[0][1]:
+        raise ClusterError(
+            "error: one or more resources must be specified as <resource> <name> or "
+            "<resource>/<name>"
+        )
+    if not changes:
+        raise ClusterError("error: at least one label update is required")
+    labels: dict[str, str | None] = {}
+    for change in changes:
+        if change.endswith("-") and "=" not in change:
+            labels[change[:-1]] = None
+        else:
+            key, _, value = change.partition("=")
+            labels[key] = value
+    for resource, names in targets:
+        if resource.kind != "Pod":
+            raise ClusterError("error: this lab labels pods only")
+        for name in names:
+            cluster.label_pod(
+                name, labels, str(parsed.get("namespace")), overwrite=bool(parsed.get("overwrite"))
+            )
+            verb = "unlabeled" if all(v is None for v in labels.values()) else "labeled"
+            out.out.append(f"pod/{name} {verb}\n")
+
+
+# -- apply -----------------------------------------------------------------------------------
+
+
+def cmd_apply(
+    cluster: Cluster, parsed: Parsed, stdin: str | None, out: Output, verb: str = ""
+) -> None:
+    source = parsed.get("filename")
+    if not source:
+        raise ClusterError("error: must specify one of -f and -k")
+    if source != "-":
+        raise ClusterError(f'error: the path "{source}" does not exist')
+    try:
+        docs = load_all(stdin or "")
+    except YamlError as err:
+        raise ClusterError(
+            f"error: error parsing STDIN: error converting YAML to JSON: {err}"
+        ) from None
+    items = []
+    for doc in docs:
+        is_list = isinstance(doc, dict) and doc.get("kind") == "List"
+        items += list(doc.get("items") or []) if is_list else [doc]
+    if not items:
+        raise ClusterError(
+            "error: no objects passed to apply"
+            if not verb
+            else "error: no objects passed to create"
+        )
+    for item in items:
+        try:
+            line = apply(cluster, item, str(parsed.get("namespace")))
+        except (ManifestError, ClusterError) as err:
+            out.error(err.message)
+            continue
+        out.out.append(line.replace(" created", f" {verb}") if verb else line)
+        out.out.append("\n")
+
+
+IMAGE = Flag("image")
+REPLICAS = Flag("replicas", "r", default="1")
+PORT = Flag("port", default="-1")
+FILENAME = Flag("filename", "f")
+
+COMMANDS = {
+    "create": Command(
+        cmd_create,
+        [NAMESPACE, IMAGE, REPLICAS, PORT, FILENAME],
+        "Create a resource from a file or from stdin",
+    ),
+    "expose": Command(
+        cmd_expose,
+        [
+            NAMESPACE,
+            Flag("port"),
+            Flag("target-port"),
+            Flag("type"),
+            Flag("name"),
+            Flag("protocol"),
+        ],
+        "Take a replication controller, service, deployment or pod and expose it as a new "
+        "Kubernetes service",
+    ),
+    "run": Command(
+        cmd_run,
+        [NAMESPACE, IMAGE, PORT, Flag("labels", "l")],
+        "Run a particular image on the cluster",
+    ),
+    "scale": Command(
+        cmd_scale,
+        [NAMESPACE, Flag("replicas")],
+        "Set a new size for a deployment, replica set, or replication controller",
+    ),
+    "delete": Command(
+        cmd_delete,
+        [
+            NAMESPACE,
+            SELECTOR,
+            Flag("all", takes_value=False),
+            Flag("wait", takes_value=False, default=True),
+            Flag("grace-period", default="-1"),
+            Flag("now", takes_value=False),
+            Flag("force", takes_value=False),
+        ],
+        "Delete resources by file names, stdin, resources and names, or by resources and label "
+        "selector",
+    ),
+    "label": Command(
+        cmd_label,
+        [NAMESPACE, Flag("overwrite", takes_value=False)],
+        "Update the labels on a resource",
+    ),
+    "apply": Command(
+        cmd_apply,
+        [NAMESPACE, FILENAME],
+        "Apply a configuration to a resource by file name or stdin",
+    ),
+}
