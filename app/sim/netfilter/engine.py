@@ -1,0 +1,370 @@
+"""The traversal engine: one packet through the hooks, routing, conntrack and NAT of a node.
+
+Public API (stable):
+
+* `trace_json(ruleset_text, packet, *, seed=0, matched_only=False, all_branches=False)`:
+  the CONTRACTS.md `trace --json` object for the CONTRACTS.md `--packet` keys. Bad input
+  raises `TraceInputError` (a ValueError) whose `message` is fit for the user.
+* `trace_packet(ruleset, packet, node, conntrack, rng, ...) -> Trace`: the lower level, with
+  state (conntrack, counters, `-m recent` lists) kept by the caller across packets.
+* `explore_branches(...)`: every path `-m statistic --mode random` can take, with its
+  probability (see `app/sim/netfilter/branches.py`).
+
+The order of events follows kernel-facts §5.3: PREROUTING (raw, conntrack, mangle, nat DST),
+the routing decision on the post-DNAT destination, then INPUT or FORWARD + POSTROUTING; a
+locally generated packet runs OUTPUT (route chosen by the socket, re-routed when nat OUTPUT
+changed the destination) and POSTROUTING, and when it is addressed to the node itself it
+comes back in through `lo` (PREROUTING, INPUT).
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+from collections.abc import Callable
+
+from app.sim.conntrack import ORIGINAL, Connection, Conntrack, endpoint, format_entry
+from app.sim.netfilter.branches import Branch, explore, probability_31, summarize
+from app.sim.netfilter.context import MatchContext, TargetResult, Verdict
+from app.sim.netfilter.errors import IptablesError
+from app.sim.netfilter.hooks import NAT_MANIP, PRIORITY, Hook, tables_at
+from app.sim.netfilter.model import Ruleset
+from app.sim.netfilter.packet_input import TraceInputError, parse_packet_json
+from app.sim.netfilter.walk import Walker, WalkError
+from app.sim.node import Node
+from app.sim.packet import Packet
+from app.sim.trace import Final, Trace
+
+__all__ = [
+    "TraceInputError",
+    "explore_branches",
+    "seeded_chance",
+    "trace_json",
+    "trace_packet",
+]
+
+Chance = Callable[[float], bool]
+# Modules and targets that make a netns load conntrack (nf_ct_netns_get callers).
+_CONNTRACK_USERS = {"conntrack", "state", "connmark", "CONNMARK", "CT", "NOTRACK", "MASQUERADE"}
+
+
+def seeded_chance(rng: random.Random) -> Chance:
+    """`ctx.chance` from a seeded generator, as xt_statistic.c draws:
+    `(get_random_u32() & 0x7FFFFFFF) < P`."""
+    return lambda p: rng.getrandbits(31) < probability_31(p)
+
+
+def trace_packet(
+    ruleset: Ruleset,
+    packet: Packet,
+    node: Node,
+    conntrack: Conntrack | None,
+    rng: random.Random,
+    *,
+    clock: float = 0.0,
+    origin: str = "external",
+    in_iface: str | None = None,
+    chance: Chance | None = None,
+    matched_only: bool = False,
+    use_index: bool | None = None,
+) -> Trace:
+    """Trace one packet. `origin` is "external" (arrives on `in_iface`, default the node's
+    uplink) or "local" (sent by a process on the node). `chance` overrides the draws from
+    `rng` (explore_branches forces outcomes with it). The chain index is used when only
+    matched steps are wanted, unless `use_index` says otherwise. `conntrack` None means the
+    node tracks nothing (no NAT happens)."""
+    run = _PacketRun(ruleset, packet, node, conntrack, chance or seeded_chance(rng), clock)
+    run.walker = Walker(
+        run.trace, run.on_nat, matched_only, matched_only if use_index is None else use_index
+    )
+    if origin == "local":
+        run.from_local()
+    else:
+        run.from_outside(in_iface or node.uplink)
+    return run.trace
+
+
+class _PacketRun:
+    """The state of one packet on its way through the node."""
+
+    walker: Walker
+
+    def __init__(
+        self,
+        ruleset: Ruleset,
+        packet: Packet,
+        node: Node,
+        conntrack: Conntrack | None,
+        chance: Chance,
+        clock: float,
+    ) -> None:
+        self.ruleset, self.packet, self.node = ruleset, packet, node
+        self.conntrack = conntrack if conntrack is not None and _needs_conntrack(ruleset) else None
+        self.chance, self.clock = chance, clock
+        self.trace = Trace()
+        self.in_iface: str | None = None
+        self.out_iface: str | None = None
+        self.next_hop: str | None = None
+        self.conn: Connection | None = None
+        self.direction = ORIGINAL
+        self.ctstate = "UNTRACKED"
+        self.ct_done = False
+        self.notrack = False
+
+    # -- the paths ---------------------------------------------------------------------
+    def from_outside(self, in_iface: str) -> None:
+        self.in_iface = in_iface
+        if not self.hook(Hook.PREROUTING):
+            return
+        self.route_and_deliver()
+
+    def route_and_deliver(self) -> None:
+        route = self.node.route(self.packet.dst, self.in_iface)
+        if route.kind == "drop":
+            self.finish("DROP", None, dropped_by="routing", reason=route.reason)
+        elif route.kind == "local":
+            if self.hook(Hook.INPUT):
+                self.finish("ACCEPT", "local")
+        else:
+            self.out_iface, self.next_hop = route.iface, route.gateway or self.packet.dst
+            if self.hook(Hook.FORWARD) and self.hook(Hook.POSTROUTING):
+                self.finish("ACCEPT", "out")
+
+    def from_local(self) -> None:
+        route = self.node.route(self.packet.dst)
+        # The socket routed before OUTPUT: `-o` in OUTPUT sees that device even when nat
+        # OUTPUT then changes the destination (the hook state is fixed at hook entry).
+        self.out_iface = route.iface
+        before = self.packet.dst
+        if not self.hook(Hook.OUTPUT):
+            return
+        if self.packet.dst != before:  # ip_route_me_harder after nat OUTPUT (§5.3)
+            route = self.node.route(self.packet.dst)
+        self.out_iface, self.next_hop = route.iface, route.gateway or self.packet.dst
+        if not self.hook(Hook.POSTROUTING):
+            return
+        if route.kind != "local":
+            self.finish("ACCEPT", "out")
+            return
+        # Looped back through lo: the skb keeps its conntrack, so no new lookup happens and
+        # the nat chains, already bound for this connection, are not traversed again.
+        self.in_iface, self.out_iface = "lo", None
+        if self.hook(Hook.PREROUTING) and self.hook(Hook.INPUT):
+            self.finish("ACCEPT", "local")
+
+    # -- one hook ----------------------------------------------------------------------
+    def hook(self, hook: Hook) -> bool:
+        """Run every table registered at `hook`; False when the packet was dropped."""
+        for table, priority in tables_at(hook, self.ruleset):
+            if priority > PRIORITY["conntrack"]:
+                self.conntrack_in(hook)
+            verdict = self.nat_table(hook) if table == "nat" else self.table(table, hook)
+            if verdict != "ACCEPT":
+                self.finish(verdict, None, dropped_by="netfilter")
+                return False
+        self.conntrack_in(hook)
+        return True
+
+    def conntrack_in(self, hook: Hook) -> None:
+        """nf_conntrack_in at priority -200 of PREROUTING/OUTPUT (once per packet)."""
+        if self.ct_done or hook not in (Hook.PREROUTING, Hook.OUTPUT):
+            return
+        self.ct_done = True
+        if self.notrack or self.conntrack is None:
+            self.ctstate = "UNTRACKED"
+            return
+        found = self.conntrack.lookup(self.packet, self.clock)
+        self.conn, self.direction, self.ctstate = found.conn, found.direction, found.ctstate
+        if self.conn is not None:
+            self.conntrack.update(self.conn, self.direction, self.packet, self.clock)
+
+    def context(self, table: str, hook: Hook) -> MatchContext:
+        conn = self.conn
+        return MatchContext(
+            packet=self.packet,
+            hook=hook.value,
+            table=table,
+            in_iface=self.in_iface,
+            out_iface=self.out_iface,
+            addrtype=self.node.addrtype,
+            chance=self.chance,
+            ctstate=self.ctstate,
+            ctstatus=conn.ctstatus() if conn else frozenset(),
+            ctmark=conn.mark if conn else 0,
+            clock=self.clock,
+            recent=self.node.recent,
+            ipsets=self.node.ipsets,
+            rule_state=self.node.rule_state,
+        )
+
+    def table(self, table: str, hook: Hook) -> str:
+        ctx = self.context(table, hook)
+        verdict = self.walker.run(self.ruleset.tables[table], hook.value, ctx)
+        self.packet = ctx.packet
+        if self.conn is not None:
+            self.conn.mark = ctx.ctmark
+        if ctx.notrack and table == "raw":
+            self.notrack = True
+        return verdict
+
+    def nat_table(self, hook: Hook) -> str:
+        """nf_nat_inet_fn: walk nat only for a connection's first binding of this manip."""
+        conn, manip = self.conn, NAT_MANIP[hook]
+        if conn is None or self.conntrack is None:
+            return "ACCEPT"  # untracked or invalid: no NAT at all
+        bound = conn.dst_bound if manip == "DST" else conn.src_bound
+        if bound:
+            self.packet = Conntrack.translate(conn, self.direction, self.packet, manip)
+            return "ACCEPT"
+        verdict = self.table("nat", hook)
+        if verdict == "ACCEPT" and not (conn.dst_bound if manip == "DST" else conn.src_bound):
+            self.conntrack.bind(conn, manip, None, None)  # the null binding
+        return verdict
+
+    def on_nat(self, result: TargetResult, ctx: MatchContext) -> Packet | None:
+        """Bind a NAT target's translation to the connection; the rewritten packet."""
+        assert self.conn is not None and self.conntrack is not None
+        nat, packet = result.nat, ctx.packet
+        ip = nat.min_ip if nat else None
+        port = nat.min_port if nat else None
+        manip = "DST" if result.verdict in (Verdict.DNAT, Verdict.REDIRECT) else "SRC"
+        if result.verdict is Verdict.REDIRECT:
+            ip = self.redirect_address()
+        elif result.verdict is Verdict.MASQUERADE:
+            ip = self.node.masquerade_address(self.out_iface or "", self.next_hop or packet.dst)
+        if ip is None and result.verdict in (Verdict.REDIRECT, Verdict.MASQUERADE):
+            return None  # no address to use: the kernel drops (kernel-facts §5.8)
+        # A range picks its first address here; the kernel hashes the tuple over the range
+        # (nf_nat_core.c find_best_ips_proto), which no trace can reproduce exactly.
+        self.conntrack.bind(self.conn, manip, ip, port)
+        return Conntrack.translate(self.conn, ORIGINAL, packet, manip)
+
+    def redirect_address(self) -> str | None:
+        """REDIRECT sends to the incoming interface's primary address, or to 127.0.0.1
+        for locally generated packets (ipt_REDIRECT / nf_nat_redirect_ipv4)."""
+        if self.in_iface is None:
+            return "127.0.0.1"
+        addresses = self.node.addresses.get(self.in_iface, [])
+        return str(addresses[0].ip) if addresses else None
+
+    # -- the end -----------------------------------------------------------------------
+    def finish(
+        self,
+        verdict: str,
+        delivered: str | None,
+        *,
+        dropped_by: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        conn = self.conn
+        if delivered and conn is not None and self.conntrack is not None:
+            self.conntrack.confirm(conn, self.clock)  # confirm hook, INT_MAX
+        out = self.out_iface if delivered == "out" else None
+        self.trace.final = Final(verdict, delivered, out, self.packet, dropped_by, reason)
+        if conn is not None and "CONFIRMED" in conn.status:
+            self.trace.conntrack = conntrack_json(conn, self.ctstate, self.clock)
+
+
+def explore_branches(
+    ruleset: Ruleset,
+    packet: Packet,
+    node: Node,
+    conntrack: Conntrack | None,
+    *,
+    clock: float = 0.0,
+    origin: str = "external",
+    in_iface: str | None = None,
+    matched_only: bool = False,
+) -> list[Branch]:
+    """Every path the packet can take through `-m statistic --mode random` rules, each with
+    its probability (they sum to 1). Each path runs on its own copy of the ruleset, node and
+    conntrack, so the caller's state is left as it was."""
+
+    def run(chance: Chance) -> Trace:
+        rules, here, table = copy.deepcopy((ruleset, node, conntrack))
+        return trace_packet(
+            rules,
+            packet,
+            here,
+            table,
+            random.Random(0),
+            clock=clock,
+            origin=origin,
+            in_iface=in_iface,
+            chance=chance,
+            matched_only=matched_only,
+        )
+
+    return explore(run)
+
+
+def conntrack_json(conn: Connection, ctstate: str, clock: float) -> dict[str, object]:
+    """The trace's `conntrack` object (CONTRACTS.md) plus `state`, `snat_port`, `listing`."""
+    dnat, snat = conn.dnat_to, conn.snat_to
+    return {
+        "orig": f"{endpoint(conn.orig.src, conn.orig.sport)} -> "
+        f"{endpoint(conn.orig.dst, conn.orig.dport)}",
+        "reply": f"{endpoint(conn.reply.src, conn.reply.sport)} -> "
+        f"{endpoint(conn.reply.dst, conn.reply.dport)}",
+        "dnat_to": endpoint(*dnat) if dnat else None,
+        "snat_to": snat[0] if snat else None,
+        "snat_port": snat[1] if snat else None,
+        "state": ctstate,
+        "listing": format_entry(conn, clock),
+    }
+
+
+def _needs_conntrack(ruleset: Ruleset) -> bool:
+    """Conntrack runs in a netns only when something asks for it: the nat table, or a
+    conntrack-based match or target (nf_ct_netns_get)."""
+    if "nat" in ruleset.tables:
+        return True
+    for table in ruleset.tables.values():
+        for chain in table.chains.values():
+            for rule in chain.rules:
+                parts = [a for m in rule.matches for a in m.save_args()[:2]]
+                if rule.target is not None:
+                    parts += rule.target.save_args()[:2]
+                if _CONNTRACK_USERS & set(parts):
+                    return True
+    return False
+
+
+def trace_json(
+    ruleset_text: str,
+    packet: dict,
+    *,
+    seed: int = 0,
+    matched_only: bool = False,
+    all_branches: bool = False,
+) -> dict:
+    """The CONTRACTS.md `trace --json` object for one first packet on a fresh node.
+
+    Raises TraceInputError for a packet JSON that breaks CONTRACTS.md `--packet`, and for a
+    ruleset iptables-restore would refuse (the message is iptables-restore's own text).
+    """
+    from app.sim.netfilter.parse import parse_restore  # the rule layer, imported on use
+
+    request = parse_packet_json(packet)
+    try:
+        ruleset = parse_restore(ruleset_text)
+    except (IptablesError, ValueError) as err:
+        raise TraceInputError(_iptables_text(err)) from None
+    args = (ruleset, request.packet, request.node, Conntrack())
+    kwargs = {"origin": request.origin, "in_iface": request.in_iface}
+    try:
+        branches = explore_branches(*args, **kwargs) if all_branches else None
+        trace = trace_packet(*args, random.Random(seed), matched_only=matched_only, **kwargs)
+    except WalkError as err:
+        raise TraceInputError(str(err)) from None
+    data = trace.to_json(matched_only=matched_only)
+    if branches is not None:
+        data["branches"] = summarize(branches)
+    return data
+
+
+def _iptables_text(err: Exception) -> str:
+    text = getattr(err, "text", None)
+    if callable(text):
+        return str(text("iptables-restore")).rstrip("\n")
+    return str(err)

@@ -1,0 +1,88 @@
+"""Which (table, chain) run at each netfilter hook, in priority order.
+
+Priorities are those of include/uapi/linux/netfilter_ipv4.h (kernel-facts §5.1): lower runs
+first. The nat table registers twice: as NAT_DST (-100) where the destination can be
+rewritten (PREROUTING, OUTPUT) and as NAT_SRC (+100) where the source can (INPUT,
+POSTROUTING), which is why nat runs *after* filter on INPUT and POSTROUTING.
+Conntrack itself sits at -200 (lookup) and INT_MAX (confirm); the engine places those.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from app.sim.netfilter.model import Ruleset
+
+
+class Hook(StrEnum):
+    """The five IPv4 netfilter hooks, by their iptables chain names."""
+
+    PREROUTING = "PREROUTING"
+    INPUT = "INPUT"
+    FORWARD = "FORWARD"
+    OUTPUT = "OUTPUT"
+    POSTROUTING = "POSTROUTING"
+
+
+# NF_IP_PRI_* values.
+PRIORITY = {
+    "raw": -300,
+    "conntrack": -200,
+    "mangle": -150,
+    "nat_dst": -100,
+    "filter": 0,
+    "security": 50,
+    "nat_src": 100,
+}
+
+# Per hook: (table, priority) of every table that registers there (kernel-facts §5.2).
+HOOK_TABLES: dict[Hook, tuple[tuple[str, int], ...]] = {
+    Hook.PREROUTING: (
+        ("raw", PRIORITY["raw"]),
+        ("mangle", PRIORITY["mangle"]),
+        ("nat", PRIORITY["nat_dst"]),
+    ),
+    Hook.INPUT: (
+        ("mangle", PRIORITY["mangle"]),
+        ("filter", PRIORITY["filter"]),
+        ("security", PRIORITY["security"]),
+        ("nat", PRIORITY["nat_src"]),
+    ),
+    Hook.FORWARD: (
+        ("mangle", PRIORITY["mangle"]),
+        ("filter", PRIORITY["filter"]),
+        ("security", PRIORITY["security"]),
+    ),
+    Hook.OUTPUT: (
+        ("raw", PRIORITY["raw"]),
+        ("mangle", PRIORITY["mangle"]),
+        ("nat", PRIORITY["nat_dst"]),
+        ("filter", PRIORITY["filter"]),
+        ("security", PRIORITY["security"]),
+    ),
+    Hook.POSTROUTING: (
+        ("mangle", PRIORITY["mangle"]),
+        ("nat", PRIORITY["nat_src"]),
+    ),
+}
+
+# The manip type the nat table performs at a hook (nf_nat_inet_fn, HOOK2MANIP).
+NAT_MANIP = {
+    Hook.PREROUTING: "DST",
+    Hook.OUTPUT: "DST",
+    Hook.INPUT: "SRC",
+    Hook.POSTROUTING: "SRC",
+}
+
+
+def tables_at(hook: Hook, ruleset: Ruleset) -> list[tuple[str, int]]:
+    """The (table, priority) pairs that run at `hook`, lowest priority first.
+
+    Only tables present in the ruleset run: a table module that was never loaded has no
+    base chains to traverse (and the kernel's trace shows none).
+    """
+    return [
+        (table, prio)
+        for table, prio in sorted(HOOK_TABLES[hook], key=lambda item: item[1])
+        if table in ruleset.tables and hook.value in ruleset.tables[table].chains
+    ]
