@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from app.sim.kubeproxy import iptables_fixed as fixed
 from app.sim.kubeproxy.iptables_node import NodeTables, RestoreError
 from app.sim.kubeproxy.iptables_service import PortRender, RenderContext, render_port
-from app.sim.kubeproxy.names import is_service_chain
+from app.sim.kubeproxy.names import SERVICE_CHAIN_PREFIXES, is_service_chain
 from app.sim.kubeproxy.sort import canonical
 from app.sim.kubeproxy.state import ProxyState, ServiceView
 
@@ -42,8 +42,9 @@ class ChainChange:
 
 @dataclass(frozen=True)
 class _Cached:
+    """One Service's rendering: its version, its ports' rules, the nat chains it owns."""
+
     version: str
-    ctx: RenderContext
     ports: tuple[PortRender, ...]
     active: frozenset[str]
 
@@ -63,13 +64,22 @@ class SyncResult:
     exit_status: int = 0
     written_chains: tuple[str, ...] = ()
     deleted_chains: tuple[str, ...] = ()
-    changes: tuple[ChainChange, ...] = ()
-    versions: dict[str, str] = field(default_factory=dict, repr=False)
+    node_before: NodeTables | None = field(default=None, repr=False)
+    ctx: RenderContext | None = field(default=None, repr=False)
     cache: dict[str, _Cached] = field(default_factory=dict, repr=False)
+    active: frozenset[str] = field(default_factory=frozenset, repr=False)
 
     def canonical(self) -> str:
         """The restore input in the upstream tests' canonical order (see sort.py)."""
         return canonical(self.restore)
+
+    @property
+    def changes(self) -> list[ChainChange]:
+        """Chains of the filter and nat tables this sync created, rewrote or deleted (empty
+        when the restore failed)."""
+        if not self.applied or self.node_before is None:
+            return []
+        return diff_tables(self.node_before, self.node, ("filter", "nat"))
 
     @property
     def changed_chains(self) -> list[str]:
@@ -92,14 +102,17 @@ def render_restore(
     full = full or previous is None or previous.need_full_sync
     large = state.total_endpoints() > LARGE_CLUSTER_ENDPOINTS_THRESHOLD
     ctx = RenderContext(state.options, state.node.primary_ip, large)
-    services = _render_services(state.views, ctx, previous)
-    changed = _changed_services(state.views, previous, full)
+    reuse = previous is not None and previous.ctx == ctx
+    old = previous.cache if previous is not None else {}
+    services, changed = _render_services(state.views, old, ctx, reuse)
+    if full:
+        changed = set(services)
     cleanup = (
         not large or previous is None or now - previous.last_cleanup > state.options.sync_period
     )
     original = previous.node if previous else NodeTables()
     before = _ensure_jumps(original) if full else original
-    active = frozenset().union(*(c.active for c in services.values()))
+    active = _active_chains(services, previous if reuse else None, changed)
     stale = _stale_chains(before, active) if cleanup else []
     restore, written = _assemble(state, services, changed, stale)
     result = SyncResult(
@@ -110,8 +123,9 @@ def render_restore(
         large_cluster=large,
         last_cleanup=now if cleanup else previous.last_cleanup,  # type: ignore[union-attr]
         written_chains=tuple(written),
-        versions={k: v.version for k, v in state.views.items()},
+        ctx=ctx,
         cache=services,
+        active=active,
     )
     try:
         result.node = before.apply_restore(restore)
@@ -120,40 +134,52 @@ def render_restore(
         result.error, result.exit_status = str(err), err.status
         return result
     result.deleted_chains = tuple(stale)
-    result.changes = tuple(diff_tables(original, result.node, ("filter", "nat")))
+    result.node_before = original
     return result
 
 
 def _render_services(
-    views: dict[str, ServiceView], ctx: RenderContext, previous: SyncResult | None
-) -> dict[str, _Cached]:
-    """Per Service, its rendered ports; reused from the previous sync when nothing changed."""
-    old = previous.cache if previous else {}
+    views: dict[str, ServiceView], old: dict[str, _Cached], ctx: RenderContext, reuse: bool
+) -> tuple[dict[str, _Cached], set[str]]:
+    """Per Service (by namespace/name), its rendered ports, and the Services whose Service or
+    EndpointSlices changed since the previous sync (`old`), kube-proxy's UpdatedServices.
+    An unchanged Service reuses the previous rendering when `reuse` (same options and
+    large-cluster mode)."""
     out: dict[str, _Cached] = {}
+    changed: set[str] = set()
     for key in sorted(views):
         view = views[key]
         hit = old.get(key)
-        if hit is not None and hit.version == view.version and hit.ctx == ctx:
+        if hit is None or hit.version != view.version:
+            changed.add(key)
+        elif reuse:
             out[key] = hit
             continue
         ports = tuple(render_port(pe, ctx) for pe in view.ports)
-        active = frozenset(c for p in ports for c in p.nat_chains)
-        out[key] = _Cached(view.version, ctx, ports, active)
-    return out
+        out[key] = _Cached(view.version, ports, frozenset(c for p in ports for c in p.nat_chains))
+    return out, changed
 
 
-def _changed_services(
-    views: dict[str, ServiceView], previous: SyncResult | None, full: bool
-) -> set[str]:
-    if full or previous is None:
-        return set(views)
-    old = previous.versions
-    return {k for k, v in views.items() if old.get(k) != v.version}
+def _active_chains(
+    services: dict[str, _Cached], previous: SyncResult | None, changed: set[str]
+) -> frozenset[str]:
+    """Every per-service nat chain this sync keeps; updated from the previous sync's set when
+    possible (one set copy instead of a union over every Service)."""
+    if previous is None or len(changed) * 4 > len(services):
+        return frozenset().union(*(c.active for c in services.values()))
+    active = set(previous.active)
+    for key in changed | (previous.cache.keys() - services.keys()):
+        if (hit := previous.cache.get(key)) is not None:
+            active.difference_update(hit.active)
+    for key in changed:
+        active.update(services[key].active)
+    return frozenset(active)
 
 
 def _stale_chains(node: NodeTables, active: frozenset[str]) -> list[str]:
     """Service chains on the node (read back like `iptables-save -t nat`) not written now."""
-    return sorted(c for c in node.chain_names("nat") if is_service_chain(c) and c not in active)
+    existing = node.tables["nat"].chains.keys() if "nat" in node.tables else set()
+    return sorted(c for c in existing - active if is_service_chain(c))
 
 
 def _assemble(
@@ -209,15 +235,19 @@ def diff_tables(
     for table in tables:
         old = before.tables[table].chains if table in before.tables else {}
         new = after.tables[table].chains if table in after.tables else {}
-        for chain, rules in new.items():
-            prev = old.get(chain)
-            if prev is None:
+        # After a restore only the chains it named can differ; otherwise compare them all.
+        names = after.touched.get(table) or set(old) | set(new)
+        for chain in sorted(names, key=_chain_order):
+            prev, rules = old.get(chain), new.get(chain)
+            if prev is None and rules is not None:
                 changes.append(ChainChange(table, chain, "created", (), tuple(rules)))
+            elif rules is None and prev is not None:
+                changes.append(ChainChange(table, chain, "deleted", tuple(prev), ()))
             elif prev is not rules and prev != rules:
-                changes.append(ChainChange(table, chain, "rewritten", tuple(prev), tuple(rules)))
-        changes.extend(
-            ChainChange(table, chain, "deleted", tuple(rules), ())
-            for chain, rules in old.items()
-            if chain not in new
-        )
+                changes.append(ChainChange(table, chain, "rewritten", tuple(prev), tuple(rules)))  # type: ignore[arg-type]
     return changes
+
+
+def _chain_order(name: str) -> tuple[bool, str]:
+    """Builtin and top-level chains first, then the per-service chains, each by name."""
+    return (name.startswith(SERVICE_CHAIN_PREFIXES), name)

@@ -34,12 +34,13 @@ class RestoreError(Exception):
 
 def jump_target(rule: str) -> str | None:
     """The chain a rule line jumps or goes to (`-j X` / `-g X`), if X may be a user chain."""
-    parts = rule.split()
-    for i in range(len(parts) - 1):
-        if parts[i] in ("-j", "-g", "--jump", "--goto"):
-            target = parts[i + 1]
-            return None if target in _VERDICTS or not target.isupper() else target
-    return None
+    _, sep, rest = rule.rpartition(" -j ")
+    if not sep:
+        _, sep, rest = rule.rpartition(" -g ")
+        if not sep:
+            return None
+    target = rest.split(" ", 1)[0]
+    return None if target in _VERDICTS else target
 
 
 @dataclass
@@ -47,20 +48,34 @@ class TableState:
     """One table: user chains -> rule lines (builtin chains included), and jump counts."""
 
     chains: dict[str, list[str]] = field(default_factory=dict)
-    refs: Counter[str] = field(default_factory=Counter)
+    # Jumps into each chain. Built on the first chain deletion, then kept up to date: a
+    # restore that deletes nothing (the first sync of a large cluster) never pays for it.
+    _refs: Counter[str] | None = None
 
     def copy(self) -> TableState:
         # Rule lists are replaced, never mutated in place, so sharing them is safe.
-        return TableState(dict(self.chains), Counter(self.refs))
+        refs = None if self._refs is None else Counter(self._refs)
+        return TableState(dict(self.chains), refs)
+
+    def references(self, chain: str) -> int:
+        """How many rules jump or go to `chain`."""
+        if self._refs is None:
+            self._refs = Counter(t for rules in self.chains.values() for t in _targets(rules))
+        return self._refs[chain]
 
     def set_rules(self, chain: str, rules: list[str]) -> None:
-        for rule in self.chains.get(chain, ()):
-            if target := jump_target(rule):
-                self.refs[target] -= 1
-        for rule in rules:
-            if target := jump_target(rule):
-                self.refs[target] += 1
+        old = self.chains.get(chain)
+        if old is not None and old == rules:
+            return  # rewritten with the same rules (KUBE-SERVICES on most syncs)
+        if self._refs is not None:
+            if old:
+                self._refs.subtract(_targets(old))
+            self._refs.update(_targets(rules))
         self.chains[chain] = rules
+
+
+def _targets(rules: list[str]) -> list[str]:
+    return [t for t in map(jump_target, rules) if t]
 
 
 @dataclass
@@ -68,6 +83,8 @@ class NodeTables:
     """The tables of one node (IPv4 or IPv6 family), by name."""
 
     tables: dict[str, TableState] = field(default_factory=dict)
+    # chains the last apply_restore wrote or deleted, per table (what a diff needs to look at)
+    touched: dict[str, set[str]] = field(default_factory=dict, repr=False)
 
     def table(self, name: str) -> TableState:
         if name not in self.tables:
@@ -96,19 +113,31 @@ class NodeTables:
         new = NodeTables(dict(self.tables))
         pending: dict[str, list[str]] = {}
         current: TableState | None = None
+        touched: set[str] = set()
         for lineno, line in enumerate(text.splitlines(), 1):
+            if line[:3] == "-A " and current is not None:
+                # the common case first, kept short: restores of large clusters are long
+                rules = pending.get(line[3 : line.find(" ", 3)])
+                if rules is not None:
+                    rules.append(line)
+                    continue
             if not line or line.startswith("#"):
                 continue
             if line.startswith("*"):
-                current = new.table(line[1:].strip()).copy()
-                new.tables[line[1:].strip()] = current
+                name = line[1:].strip()
+                current = new.tables[name] = new.table(name).copy()
                 pending = {}
+                touched = new.touched[name] = set()
             elif current is None:
                 raise RestoreError(f"iptables-restore: line {lineno} failed", 1)
             elif line == "COMMIT":
+                touched.update(pending)
                 _commit(current, pending)
                 current = None
             else:
+                if line.startswith("-X "):
+                    touched.add(line[3:].strip())
+                    touched.update(pending)
                 _apply_line(current, pending, line, lineno)
         return new
 
@@ -135,7 +164,7 @@ def _apply_line(state: TableState, pending: dict[str, list[str]], line: str, lin
         pending.clear()
         if chain not in state.chains:
             raise RestoreError(f"iptables-restore: line {lineno} failed", 1)
-        if state.refs[chain] > 0:
+        if state.references(chain) > 0:
             raise RestoreError(
                 f"line {lineno}: CHAIN_DEL failed (Device or resource busy): chain {chain}", 4
             )

@@ -74,8 +74,7 @@ def render_port(pe: PortEndpoints, ctx: RenderContext) -> PortRender:
     port, cat = pe.port, categorize(pe.port, pe.endpoints)
     plan = _plan(port, cat.cluster, cat.local, cat.has_any)
     out = PortRender()
-    # Hash each endpoint's chain name once: it is written in KUBE-SVC/SVL and its own chain.
-    seps = {ep.endpoint: port.endpoint_chain(ep) for ep in cat.cluster + cat.local}
+    seps = pe.sep_chains
     render_dispatch(out, port, plan, ctx)
     render_internal_masquerade(out, port, plan, ctx)
     if plan.uses_ext:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
 
 from app.sim.kubeproxy import names
@@ -39,11 +38,12 @@ class Endpoint:
     terminating: bool = False
     node_name: str | None = None
     is_local: bool = False
+    # `ip:port` (`[ip]:port` for IPv6), kube-proxy's Endpoint.String(); a plain field
+    # because the renderer reads it several times per endpoint.
+    endpoint: str = field(init=False, compare=False)
 
-    @cached_property
-    def endpoint(self) -> str:
-        """`ip:port` (`[ip]:port` for IPv6), kube-proxy's Endpoint.String()."""
-        return join_host_port(self.ip, self.port)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "endpoint", join_host_port(self.ip, self.port))
 
 
 @dataclass(frozen=True)
@@ -64,28 +64,23 @@ class ServicePort:
     internal_policy_local: bool = False
     health_check_node_port: int = 0
     affinity_seconds: int = 0  # 0: sessionAffinity None
+    # Derived once (plain fields: functools.cached_property takes a lock on every read in
+    # Python 3.11). spn: `ns/name:port`, or `ns/name` for an unnamed port.
+    spn: str = field(init=False, compare=False)
+    svc_chain: str = field(init=False, compare=False)
+    svl_chain: str = field(init=False, compare=False)
+    ext_chain: str = field(init=False, compare=False)
+    fw_chain: str = field(init=False, compare=False)
 
-    @cached_property
-    def spn(self) -> str:
-        """ServicePortName string: `ns/name:port`, or `ns/name` for an unnamed port."""
+    def __post_init__(self) -> None:
         suffix = f":{self.port_name}" if self.port_name else ""
-        return f"{self.namespace}/{self.name}{suffix}"
-
-    @cached_property
-    def svc_chain(self) -> str:
-        return names.service_port_chain(names.KUBE_SVC_PREFIX, self.spn, self.protocol)
-
-    @cached_property
-    def svl_chain(self) -> str:
-        return names.service_port_chain(names.KUBE_SVL_PREFIX, self.spn, self.protocol)
-
-    @cached_property
-    def ext_chain(self) -> str:
-        return names.service_port_chain(names.KUBE_EXT_PREFIX, self.spn, self.protocol)
-
-    @cached_property
-    def fw_chain(self) -> str:
-        return names.service_port_chain(names.KUBE_FW_PREFIX, self.spn, self.protocol)
+        spn = f"{self.namespace}/{self.name}{suffix}"
+        suffix = names.proto_hash(spn + self.protocol)  # all four chains share it
+        object.__setattr__(self, "spn", spn)
+        object.__setattr__(self, "svc_chain", names.KUBE_SVC_PREFIX + suffix)
+        object.__setattr__(self, "svl_chain", names.KUBE_SVL_PREFIX + suffix)
+        object.__setattr__(self, "ext_chain", names.KUBE_EXT_PREFIX + suffix)
+        object.__setattr__(self, "fw_chain", names.KUBE_FW_PREFIX + suffix)
 
     @property
     def externally_accessible(self) -> bool:
@@ -107,15 +102,26 @@ class ServicePort:
         )
 
     def endpoint_chain(self, endpoint: Endpoint) -> str:
-        return names.endpoint_chain(self.spn, self.protocol, endpoint.endpoint)
+        return names.KUBE_SEP_PREFIX + names.proto_hash(
+            self.spn + self.protocol + endpoint.endpoint
+        )
 
 
 @dataclass(frozen=True)
 class PortEndpoints:
-    """A service port and its endpoints, sorted by `ip:port` string as kube-proxy sorts them."""
+    """A service port and its endpoints, sorted by `ip:port` string as kube-proxy sorts them.
+
+    `sep_chains` maps each endpoint string to its KUBE-SEP chain; like kube-proxy's endpoints
+    tracker (newEndpointInfo), the name is hashed once when the endpoint is seen, not per sync.
+    """
 
     port: ServicePort
     endpoints: tuple[Endpoint, ...] = ()
+    sep_chains: dict[str, str] = field(default_factory=dict, compare=False)
+
+    @classmethod
+    def of(cls, port: ServicePort, endpoints: tuple[Endpoint, ...]) -> PortEndpoints:
+        return cls(port, endpoints, {ep.endpoint: port.endpoint_chain(ep) for ep in endpoints})
 
 
 @dataclass(frozen=True)
@@ -137,6 +143,7 @@ class ProxyState:
     slices: dict[str, Mapping[str, Any]] = field(default_factory=dict)
     _by_service: dict[str, set[str]] = field(default_factory=dict, repr=False)
     _views: dict[str, ServiceView] = field(default_factory=dict, repr=False)
+    _endpoint_count: int = field(default=0, repr=False)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ProxyState:
@@ -160,6 +167,7 @@ class ProxyState:
             dict(self.slices),
             {k: set(v) for k, v in self._by_service.items()},
             dict(self._views),
+            self._endpoint_count,
         )
 
     # --- updates -----------------------------------------------------------------------
@@ -204,16 +212,22 @@ class ProxyState:
 
     def total_endpoints(self) -> int:
         """Endpoints over all service ports (the large-cluster-mode count)."""
-        return sum(len(p.endpoints) for v in self._views.values() for p in v.ports)
+        return self._endpoint_count
 
     def _refresh(self, key: str) -> None:
         svc = self.services.get(key)
         slices = [self.slices[k] for k in sorted(self._by_service.get(key, ()))]
         view = _build_view(key, svc, slices, self.node, self.options) if svc else None
-        if view is None:
-            self._views.pop(key, None)
-        else:
+        old = self._views.pop(key, None)
+        if old is not None:
+            self._endpoint_count -= _count(old)
+        if view is not None:
             self._views[key] = view
+            self._endpoint_count += _count(view)
+
+
+def _count(view: ServiceView) -> int:
+    return sum(len(p.endpoints) for p in view.ports)
 
 
 # --- building a ServiceView ------------------------------------------------------------------
@@ -234,7 +248,7 @@ def _build_view(
     version = hashlib.blake2b(repr((svc, slices)).encode(), digest_size=10).hexdigest()
     endpoints = _endpoints_by_port(slices, node, options.family)
     ports = tuple(
-        PortEndpoints(port, endpoints.get((port.port_name, port.protocol), ()))
+        PortEndpoints.of(port, endpoints.get((port.port_name, port.protocol), ()))
         for port in _service_ports(key, svc, str(ip), node, options)
     )
     return ServiceView(key, version, ports)
