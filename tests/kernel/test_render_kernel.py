@@ -303,6 +303,20 @@ COMMANDS = """\
 -A INPUT -m addrtype
 -A INPUT -p tcp --dport 5:3
 -A INPUT -m comment --comment x --comment y
+-t nat -A PREROUTING -j DNAT
+-t nat -A PREROUTING -p tcp -j DNAT --to-destination 1.1.1.1:80-70
+-t nat -A POSTROUTING -j SNAT
+-t nat -A PREROUTING -j DNAT --to-destination 1.1.1.1 --to-destination 2.2.2.2
+-A INPUT -j MARK
+-A INPUT -j MARK --set-mark 1 --or-mark 2
+-A INPUT -j MARK --set-mark 1 --set-mark 2
+-A INPUT -j CONNMARK
+-A INPUT -j CONNMARK --set-mark 1 --save-mark
+-A INPUT -j LOG --log-level foo
+-A INPUT -j LOG --log-prefix 0123456789012345678901234567890123456789
+-S INPUT
+-A INPUT -D
+-D INPUT
 -F
 -X
 -S

@@ -241,9 +241,10 @@ def parse_command(argv: Sequence[str]) -> Command:
             rest.append(token)
             i += 1
         elif token in _COMMANDS:
-            if cmd is not None:
-                raise param(f"Can't use -{_COMMANDS[token]} with -{cmd.action}\n")
+            previous = cmd
             cmd, i = _command_args(argv, i, _COMMANDS[token], token)
+            if previous is not None:
+                raise param(f"Can't use -{cmd.action} with -{previous.action}\n")
         else:
             rest.append(token)
             i += 1

@@ -23,7 +23,7 @@ def _port_range(text: str) -> tuple[int, int]:
     first = parse_port(low)
     last = parse_port(high) if dash else first
     if first > last:
-        raise param(f"Port range `{text}' invalid")
+        raise param(f"Port range `{high}' funky")
     return first, last
 
 
@@ -134,6 +134,10 @@ class DnatTarget(NatTarget):
         "--random": ("random", 0),
         "--persistent": ("persistent", 0),
     }
+
+    def finish(self, info: RuleInfo) -> None:
+        if self.nat is None:
+            raise ext_param('DNAT: option "--to-destination" must be specified')
 
 
 @dataclass

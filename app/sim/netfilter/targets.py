@@ -125,6 +125,17 @@ def _xmark_from(option: str, text: str, module: str) -> tuple[int, int]:
 
 
 _MARK_OPTIONS = ("set-xmark", "set-mark", "and-mark", "or-mark", "xor-mark")
+_MODE_ORDER = (*_MARK_OPTIONS, "save-mark", "restore-mark")
+
+
+def _exclusive(module: str, given: str | None, option: str) -> None:
+    """The mark-changing options exclude each other (libxt_MARK.c / libxt_CONNMARK.c)."""
+    if given is None:
+        return
+    if given == option:
+        raise ext_param(f'{module}: option "--{option}" can only be used once.')
+    first, second = sorted((given, option), key=_MODE_ORDER.index)
+    raise ext_param(f'{module}: option "--{first}" cannot be used together with "--{second}".')
 
 
 @dataclass
@@ -136,9 +147,11 @@ class MarkTarget(Target):
     name: ClassVar[str] = "MARK"  # type: ignore[misc]
     options: ClassVar[dict[str, tuple[str, int]]] = {f"--{o}": (o, 1) for o in _MARK_OPTIONS}
 
+    given: str | None = field(default=None, repr=False, compare=False)
+
     def set_option(self, option: str, args: list[str], inverted: bool) -> None:
-        if self.value is not None:
-            raise param("MARK target: Can't specify --set-mark twice")
+        _exclusive("MARK", self.given, option)
+        self.given = option
         self.value, self.mask = _xmark_from(option, args[0], "MARK")
 
     def finish(self, info: RuleInfo) -> None:
@@ -165,6 +178,7 @@ class ConnmarkTarget(Target):
     value: int = 0
     ctmask: int = 0xFFFFFFFF
     nfmask: int = 0xFFFFFFFF
+    given: str | None = field(default=None, repr=False, compare=False)
     name: ClassVar[str] = "CONNMARK"  # type: ignore[misc]
     options: ClassVar[dict[str, tuple[str, int]]] = {
         **{f"--{o}": (o, 1) for o in _MARK_OPTIONS},
@@ -181,8 +195,8 @@ class ConnmarkTarget(Target):
             self.nfmask = number if option != "ctmask" else self.nfmask
             self.ctmask = number if option != "nfmask" else self.ctmask
             return
-        if self.mode is not None:
-            raise param("CONNMARK target: Can't specify --set-mark twice")
+        _exclusive("CONNMARK", self.given, option)
+        self.given = option
         if option in ("save-mark", "restore-mark"):
             self.mode = option.split("-")[0]
         else:
@@ -243,15 +257,13 @@ class LogTarget(Target):
             raise ext_param(f'LOG: option "--{option}" can only be used once.')
         self.seen.add(option)
         if option == "log-prefix":
-            if len(args[0]) > 29:
-                raise param("Maximum prefix length 29 for --log-prefix")
-            self.prefix = args[0]
+            self.prefix = args[0][:29]  # iptables-nft keeps the first 29 characters
         elif args[0].lower() in LOG_LEVELS:
             self.level = LOG_LEVELS[args[0].lower()]
         elif args[0].isdigit() and int(args[0]) <= 7:
             self.level = int(args[0])
         else:
-            raise param(f"log-level `{args[0]}' unknown")
+            raise ext_param(f'log level "{args[0]}" unknown')
 
     def apply(self, ctx: MatchContext) -> TargetResult:
         pkt = ctx.packet
