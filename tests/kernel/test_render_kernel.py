@@ -202,6 +202,8 @@ def test_kernel_prints_what_the_renderer_prints(netns: str, name: str, text: str
     for table_name, table in ruleset.tables.items():
         kernel_s = _ns(netns, "iptables", "-t", table_name, "-S").stdout
         assert kernel_s == render_rules(table), table_name
+        kernel_sv = _ns(netns, "iptables", "-t", table_name, "-S", "-v").stdout
+        assert kernel_sv == render_rules(table, verbose=True), table_name
         kernel_l = _ns(netns, "iptables", "-t", table_name, "-L", "-n", "-v", "--line-numbers")
         fmt = ListFormat(numeric=True, verbose=True, lines=True)
         assert kernel_l.stdout == render_list(table, fmt=fmt), table_name

@@ -86,9 +86,18 @@ def render_rules(
     for c in chains:
         for index, rule in enumerate(c.rules, start=1):
             if number is None or index == number:
-                count = f" -c {rule.packets} {rule.bytes}" if verbose else ""
-                lines.append(rule_line(c.name, rule) + count)
+                lines.append(
+                    _rule_line_counted(c.name, rule) if verbose else rule_line(c.name, rule)
+                )
     return "".join(line + "\n" for line in lines)
+
+
+def _rule_line_counted(chain: str, rule: Rule) -> str:
+    """`iptables -S -v`: the counters go between the matches and the target."""
+    args = [token for match in rule.matches for token in match.save_args()]
+    args += ["-c", str(rule.packets), str(rule.bytes)]
+    args += rule.target.save_args() if rule.target else []
+    return " ".join(["-A", chain, *args])
 
 
 def format_count(number: int, exact: bool, table: bool = True) -> str:
