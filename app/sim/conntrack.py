@@ -103,13 +103,22 @@ class Conntrack:
         conn = Connection(tup, tup.reversed(), created=now, expires=now)
         return Lookup(conn, ORIGINAL, "NEW")
 
-    def bind(self, conn: Connection, manip: str, ip: str | None, port: int | None) -> None:
+    def bind(
+        self,
+        conn: Connection,
+        manip: str,
+        ip: str | None,
+        port: int | None,
+        *,
+        port_offset: int | None = None,
+    ) -> None:
         """Record the DST or SRC translation of a new connection (None: a null binding).
 
         The source port is kept unless the resulting reply tuple is already used by another
         connection; then the next free port of the same class is taken. The kernel starts
         that search at a hashed offset (nf_nat_l4proto_unique_tuple); we start next to the
-        original port so the choice is deterministic.
+        original port so the choice is deterministic. With `--random`/`--random-fully` the
+        kernel starts at a random offset instead: `port_offset` is that 16-bit draw.
         """
         if manip == "DST":
             conn.dst_bound = True
@@ -125,6 +134,9 @@ class Conntrack:
         if ip is None:
             return
         new_port = port if port is not None else conn.orig.sport
+        if port is None and port_offset is not None:
+            low, high = _port_class(conn.orig.sport)
+            new_port = low + port_offset % (high - low + 1)
         reply = FiveTuple(conn.reply.proto, conn.reply.src, conn.reply.sport, ip, new_port)
         if port is None:
             reply = self._free_reply(reply)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import copy
 import random
 from collections.abc import Callable
+from ipaddress import ip_address
 
 from app.sim.conntrack import ORIGINAL, Connection, Conntrack, endpoint, format_entry
 from app.sim.netfilter.branches import Branch, explore, probability_31, summarize
@@ -31,7 +32,7 @@ from app.sim.netfilter.hooks import NAT_MANIP, PRIORITY, Hook, tables_at
 from app.sim.netfilter.model import Ruleset
 from app.sim.netfilter.packet_input import TraceInputError, parse_packet_json
 from app.sim.netfilter.walk import Walker, WalkError
-from app.sim.node import Node
+from app.sim.node import LOOPBACK, Node, Route
 from app.sim.packet import Packet
 from app.sim.trace import Final, Trace
 
@@ -74,6 +75,7 @@ def trace_packet(
     matched steps are wanted, unless `use_index` says otherwise. `conntrack` None means the
     node tracks nothing (no NAT happens)."""
     run = _PacketRun(ruleset, packet, node, conntrack, chance or seeded_chance(rng), clock)
+    run.rng = rng
     run.walker = Walker(
         run.trace, run.on_nat, matched_only, matched_only if use_index is None else use_index
     )
@@ -88,6 +90,7 @@ class _PacketRun:
     """The state of one packet on its way through the node."""
 
     walker: Walker
+    rng: random.Random
 
     def __init__(
         self,
@@ -105,6 +108,7 @@ class _PacketRun:
         self.in_iface: str | None = None
         self.out_iface: str | None = None
         self.next_hop: str | None = None
+        self.route: Route | None = None
         self.conn: Connection | None = None
         self.direction = ORIGINAL
         self.ctstate = "UNTRACKED"
@@ -131,15 +135,13 @@ class _PacketRun:
                 self.finish("ACCEPT", "out")
 
     def from_local(self) -> None:
-        route = self.node.route(self.packet.dst)
         # The socket routed before OUTPUT: `-o` in OUTPUT sees that device even when nat
         # OUTPUT then changes the destination (the hook state is fixed at hook entry).
-        self.out_iface = route.iface
-        before = self.packet.dst
+        self.route = self.node.route(self.packet.dst)
+        self.out_iface = self.route.iface
         if not self.hook(Hook.OUTPUT):
             return
-        if self.packet.dst != before:  # ip_route_me_harder after nat OUTPUT (§5.3)
-            route = self.node.route(self.packet.dst)
+        route = self.route
         self.out_iface, self.next_hop = route.iface, route.gateway or self.packet.dst
         if not self.hook(Hook.POSTROUTING):
             return
@@ -152,15 +154,38 @@ class _PacketRun:
         if self.hook(Hook.PREROUTING) and self.hook(Hook.INPUT):
             self.finish("ACCEPT", "local")
 
+    def reroute(self) -> bool:
+        """ip_route_me_harder after mangle/nat OUTPUT changed the destination (§5.3).
+
+        A source in 127.0.0.0/8 may only leave through a non-loopback device when that
+        device has route_localnet (__mkroute_output returns -EINVAL): the packet is lost.
+        """
+        route = self.node.route(self.packet.dst)
+        if (
+            ip_address(self.packet.src) in LOOPBACK
+            and route.iface != "lo"
+            and not self.node.route_localnet(route.iface)
+        ):
+            reason = (
+                f"source {self.packet.src} cannot leave through {route.iface} (route_localnet=0)"
+            )
+            self.finish("DROP", None, dropped_by="routing", reason=reason)
+            return False
+        self.route = route
+        return True
+
     # -- one hook ----------------------------------------------------------------------
     def hook(self, hook: Hook) -> bool:
         """Run every table registered at `hook`; False when the packet was dropped."""
         for table, priority in tables_at(hook, self.ruleset):
             if priority > PRIORITY["conntrack"]:
                 self.conntrack_in(hook)
+            before = self.packet.dst
             verdict = self.nat_table(hook) if table == "nat" else self.table(table, hook)
             if verdict != "ACCEPT":
                 self.finish(verdict, None, dropped_by="netfilter")
+                return False
+            if hook is Hook.OUTPUT and self.packet.dst != before and not self.reroute():
                 return False
         self.conntrack_in(hook)
         return True
@@ -236,7 +261,9 @@ class _PacketRun:
             return None  # no address to use: the kernel drops (kernel-facts §5.8)
         # A range picks its first address here; the kernel hashes the tuple over the range
         # (nf_nat_core.c find_best_ips_proto), which no trace can reproduce exactly.
-        self.conntrack.bind(self.conn, manip, ip, port)
+        randomized = nat is not None and (nat.random or nat.random_fully) and manip == "SRC"
+        offset = self.rng.getrandbits(16) if randomized else None
+        self.conntrack.bind(self.conn, manip, ip, port, port_offset=offset)
         return Conntrack.translate(self.conn, ORIGINAL, packet, manip)
 
     def redirect_address(self) -> str | None:

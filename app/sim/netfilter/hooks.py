@@ -5,6 +5,11 @@ first. The nat table registers twice: as NAT_DST (-100) where the destination ca
 rewritten (PREROUTING, OUTPUT) and as NAT_SRC (+100) where the source can (INPUT,
 POSTROUTING), which is why nat runs *after* filter on INPUT and POSTROUTING.
 Conntrack itself sits at -200 (lookup) and INT_MAX (confirm); the engine places those.
+
+One value differs from the uapi header: iptables-nft (the backend of iptables 1.8, and of
+every current Kubernetes node) creates the security table's base chains at priority 150,
+not NF_IP_PRI_SECURITY (50) as iptables-legacy does (iptables nft.c, builtin tables). So on
+INPUT the security table runs *after* nat, as the kernel's own trace shows.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ PRIORITY = {
     "mangle": -150,
     "nat_dst": -100,
     "filter": 0,
-    "security": 50,
+    "security": 150,  # iptables-nft's priority; iptables-legacy registers at 50
     "nat_src": 100,
 }
 
