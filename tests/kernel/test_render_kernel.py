@@ -365,3 +365,25 @@ def test_restore_answers_as_the_kernel_does(netns: str, text: str, flags: list[s
     assert (mine.status, mine.stderr) == (real.returncode, real.stderr)
     after = _without_comments(_ns(netns, "iptables-save").stdout)
     assert render_save(ruleset) == after
+
+
+NAMED = """\
+*filter
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:X - [0:0]
+-A INPUT -s 10.0.0.0/8 -i eth0 -p tcp -m tcp --dport 80 -j X
+-A INPUT -p udp -m udp --sport 53 -j ACCEPT
+-A INPUT -p icmp -j ACCEPT
+-A X -m comment --comment "hi" -j LOG --log-level 7 --log-prefix "x: "
+-A X -j LOG --log-level 0
+COMMIT
+"""
+
+
+def test_list_without_numeric_names_protocols_ports_and_levels(netns: str) -> None:
+    assert _ns(netns, "iptables-restore", stdin=NAMED).returncode == 0
+    table = parse_restore(NAMED).tables["filter"]
+    for flags, fmt in ((["-L"], ListFormat()), (["-L", "-v"], ListFormat(verbose=True))):
+        assert _ns(netns, "iptables", *flags).stdout == render_list(table, fmt=fmt)

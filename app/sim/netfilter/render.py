@@ -173,7 +173,8 @@ def _rule_row(rule: Rule, number: int, fmt: ListFormat) -> str:
     shown = str(number_or_name) if fmt.numeric else proto_name(number_or_name)
     row += ("!" if getattr(proto, "inverted", False) else " ") + f"{shown:<5}" + "-- "
     if fmt.verbose:
-        row += f" {_iface(parts.get('-i')):<6} {_iface(parts.get('-o')):<6} "
+        any_iface = "*" if fmt.numeric else "any"
+        row += f" {_iface(parts.get('-i'), any_iface):<6} {_iface(parts.get('-o'), any_iface):<6} "
     row += _address(parts.get("-s"), fmt.numeric) + " " + _address(parts.get("-d"), fmt.numeric)
     row += " [goto] " if isinstance(rule.target, JumpTarget) and rule.target.goto else " "
     return row + _extension_text(rule, fmt.numeric)
@@ -187,9 +188,9 @@ def _target_name(rule: Rule) -> str:
     return rule.target.list_name if rule.target is not None else ""
 
 
-def _iface(match: object) -> str:
+def _iface(match: object, any_iface: str) -> str:
     if not isinstance(match, InterfaceMatch):
-        return "*"
+        return any_iface
     return ("!" if match.inverted else "") + match.iface
 
 

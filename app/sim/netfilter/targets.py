@@ -281,7 +281,12 @@ class LogTarget(Target):
         return args + (["--log-level", str(self.level)] if self.level != 4 else [])
 
     def list_text(self, numeric: bool = True) -> str:
-        text = f"LOG flags 0 level {self.level}"
+        # libipt_LOG.c: numeric flags and level with -n, else the first level name in
+        # its alphabetical table (emerg before panic for 0).
+        names = {v: k for k, v in sorted(LOG_LEVELS.items(), reverse=True) if k != "warn"}
+        names[3] = "error"
+        level = f"flags 0 level {self.level}" if numeric else f"level {names[self.level]}"
+        text = f"LOG {level}"
         return text + (f' prefix "{self.prefix}"' if self.prefix else "")
 
 
