@@ -141,4 +141,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m app.cli` runs this file as __main__; command modules register into the
+    # importable `app.cli`, so hand over to that one registry.
+    from app.cli import main as registry_main
+
+    sys.exit(registry_main())
