@@ -36,6 +36,9 @@ MATCHES = _load("matches")
 # A nat table that no NAT target uses: the kernel then never loads conntrack for the
 # namespace, and nat chains are not traversed at all (nf_nat needs a conntrack entry).
 NAT_WITHOUT_TARGETS = _load("nat-without-targets")
+# DNAT to the node itself and to 127.0.0.1 (a martian on eth0 unless route_localnet=1).
+LOCALHOST = _load("localhost")
+LOCALNET = {"sysctls": {"net.ipv4.conf.all.route_localnet": 1}}
 
 
 @dataclass(frozen=True)
@@ -117,4 +120,10 @@ CASES = [
     Case("! -i and -o in FORWARD", MATCHES, client("203.0.113.50", 80)),
     Case("-i cni0 with multiport --sports", MATCHES, pod("203.0.113.50", 80)),
     Case("nat table without NAT targets", NAT_WITHOUT_TARGETS, client(NODE_IP, 80)),
+    Case("DNAT to 127.0.0.1 from outside: martian", LOCALHOST, client(NODE_IP, 8081)),
+    Case("DNAT to 127.0.0.1 with route_localnet", LOCALHOST, {**client(NODE_IP, 8081), **LOCALNET}),
+    Case("node to service DNAT to the node: through lo", LOCALHOST, node("10.96.0.60", 80)),
+    Case("node to service DNAT to 127.0.0.1", LOCALHOST, node("10.96.0.61", 80)),
+    Case("pod to pod through the node", LOCALHOST, pod("10.244.2.6", 80)),
+    Case("node to its own address", LOCALHOST, node(NODE_IP, 8080)),
 ]

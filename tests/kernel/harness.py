@@ -320,9 +320,24 @@ class Topology:
         result["send_errno"] = errno.errorcode.get(send_errno) if send_errno else None
         return result
 
-    def send(self, packet: dict[str, Any]) -> int:
-        """Send one probe without tracing it; returns its errno (0: sent)."""
-        return self._send_one(self._check(packet))
+    def send(self, packets: list[dict[str, Any]], timeout: float = 10.0) -> list[int]:
+        """Send probes without tracing them and wait until the kernel has handled them all
+        (the sentinel comes out of the same backlog after them). Returns each errno (0: sent).
+        """
+        if self.monitor is None:
+            raise KernelError("topology is not built (use it as a context manager)")
+        checked = [self._check(packet) for packet in packets]
+        cpus = os.sched_getaffinity(0)
+        os.sched_setaffinity(0, {min(cpus)})
+        try:
+            mark = self.monitor.mark()
+            codes = [self._send_one(packet) for packet in checked]
+            self._send_sentinel()
+        finally:
+            os.sched_setaffinity(0, cpus)
+        if not self.monitor.wait_for(mark, _has_sentinel_end, timeout):
+            raise KernelError(f"the kernel did not handle {len(packets)} packets in {timeout} s")
+        return codes
 
     def _check(self, packet: dict[str, Any]) -> dict[str, Any]:
         packet = full_packet(packet)
