@@ -430,7 +430,9 @@ class NfacctMatch(Match):
         return True
 
     def save_args(self) -> list[str]:
-        return ["-m", "nfacct", "--nfacct-name", save_string(self.object_name or "")]
+        # libxt_nfacct.c prints "--nfacct-name " and then xtables_save_string(), which adds
+        # its own leading space: iptables shows two spaces before the name.
+        return ["-m", "nfacct", "--nfacct-name", " " + save_string(self.object_name or "")]
 
     def list_text(self, numeric: bool = True) -> str:
-        return f"nfacct-name {self.object_name}"
+        return "nfacct-name  " + save_string(self.object_name or "")
