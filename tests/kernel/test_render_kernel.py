@@ -338,6 +338,11 @@ COMMANDS = """\
 -S INPUT
 -A INPUT -D
 -D INPUT
+-w -A INPUT -j ACCEPT
+-w 5 -A INPUT -j ACCEPT
+-A INPUT -j DROP -w 5
+-W 100000 -w 5 -S
+-w x -S
 -F
 -X
 -S

@@ -33,11 +33,16 @@ class CommandResult:
 
 def run_iptables(ruleset: Ruleset, argv: Sequence[str]) -> CommandResult:
     """`iptables ARGV...` (without the program name)."""
+    notes = "Ignoring deprecated --wait-interval option.\n" if _has_wait_interval(argv) else ""
     try:
         cmd = parse_command(list(argv))
-        return CommandResult(0, _execute(ruleset, cmd))
+        return CommandResult(0, _execute(ruleset, cmd), "".join(cmd.warnings))
     except IptablesError as err:
-        return CommandResult(err.status, "", err.text("iptables"))
+        return CommandResult(err.status, "", notes + err.text("iptables"))
+
+
+def _has_wait_interval(argv: Sequence[str]) -> bool:
+    return any(token in ("-W", "--wait-interval") for token in argv)
 
 
 def _incompatible(cmd: Command) -> IptablesError:

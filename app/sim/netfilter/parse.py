@@ -206,6 +206,7 @@ class Command:
     extra: str | None = None  # -P's policy, -E's new name
     rule: Rule | None = None
     flags: set[str] = field(default_factory=set)  # n v x line-numbers c
+    warnings: list[str] = field(default_factory=list)  # printed on stderr even on success
 
 
 _COMMANDS = {
@@ -230,16 +231,15 @@ def parse_command(argv: Sequence[str]) -> Command:
     """A full `iptables` argv (without the program name) -> Command."""
     rest: list[str] = []
     cmd: Command | None = None
-    table = "filter"
+    table, warnings = "filter", []
     i = 0
     while i < len(argv):
         token = argv[i]
         if token in ("-t", "--table"):
-            table = _need(argv, i, 1, token)[0]
-            i += 2
-        elif token in _FLAGS:
-            rest.append(token)
-            i += 1
+            table, i = _need(argv, i, 1, token)[0], i + 2
+        elif token in _WAIT_OPTIONS:
+            i, note = _wait_option(argv, i, token)
+            warnings += [note] if note else []
         elif token in _COMMANDS:
             previous = cmd
             cmd, i = _command_args(argv, i, _COMMANDS[token], token)
@@ -253,8 +253,22 @@ def parse_command(argv: Sequence[str]) -> Command:
         if stray:
             raise IptablesError(f"Bad argument `{stray[0]}'", kind="bare")
         raise param("no command specified")
-    cmd.table = table
+    cmd.table, cmd.warnings = table, warnings
     return _finish_command(cmd, rest)
+
+
+_WAIT_OPTIONS = ("-w", "--wait", "-W", "--wait-interval")
+
+
+def _wait_option(argv: Sequence[str], i: int, token: str) -> tuple[int, str | None]:
+    """`-w [seconds]` (the xtables lock; nothing to wait for here) and the deprecated `-W`."""
+    value = argv[i + 1] if i + 1 < len(argv) and not argv[i + 1].startswith("-") else None
+    if token in ("-W", "--wait-interval"):
+        _need(argv, i, 1, token)
+        return i + 2, "Ignoring deprecated --wait-interval option.\n"
+    if value is not None and not value.isdigit():
+        raise param("wait seconds not numeric")
+    return i + (2 if value is not None else 1), None
 
 
 def _command_args(argv: Sequence[str], i: int, action: str, token: str) -> tuple[Command, int]:
