@@ -217,6 +217,11 @@ def _ensure_jumps(node: NodeTables) -> NodeTables:
     """Full syncs ensure the jumps from the builtin chains (`-C`, else `-I CHAIN 1`), and the
     chains they jump to, before the restore (syncProxyRules, iptablesJumpChains)."""
     new = NodeTables(dict(node.tables))
+    for name in ("mangle", "nat", "filter"):
+        # the iptables monitor's canary: if it vanishes, someone flushed the tables and
+        # kube-proxy resyncs in full (pkg/util/iptables Monitor)
+        table = new.tables[name] = new.table(name).copy()
+        table.chains.setdefault(fixed.KUBE_PROXY_CANARY, [])
     for jump in fixed.JUMP_RULES:
         table = new.tables[jump.table] = new.table(jump.table).copy()
         if jump.target not in table.chains:
