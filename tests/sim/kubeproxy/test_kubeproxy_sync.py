@@ -1,0 +1,148 @@
+"""iptables-mode syncs: what a partial sync rewrites, what it reports as changed, what the
+options change in the rules, and how a refused restore leads to a full resync."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.sim.kubeproxy.flows import trace_flow
+from app.sim.kubeproxy.iptables import render_restore
+from app.sim.kubeproxy.sort import canonical, service_name
+from app.sim.kubeproxy.state import ProxyState
+
+
+def cluster(n_services: int = 2, endpoints: int = 2, **proxy: Any) -> dict[str, Any]:
+    services, slices = [], []
+    for i in range(n_services):
+        services.append(
+            {
+                "namespace": "ns",
+                "name": f"svc{i}",
+                "clusterIP": f"10.96.0.{10 + i}",
+                "ports": [{"name": "http", "port": 80, "protocol": "TCP", "nodePort": 30080 + i}],
+                "type": "NodePort",
+            }
+        )
+        slices.append(
+            slice_(i, [f"10.244.{i * 4 + e // 250}.{e % 250 + 1}" for e in range(endpoints)])
+        )
+    return {
+        "node": {"name": "node-a", "primaryIP": "192.168.49.2",
+                 "interfaces": {"lo": ["127.0.0.1/8"], "eth0": ["192.168.49.2/24"]}},
+        "proxy": {"localDetector": {"mode": "ClusterCIDR", "cidr": "10.244.0.0/16"}} | proxy,
+        "services": services,
+        "endpointSlices": slices,
+    }  # fmt: skip
+
+
+def slice_(i: int, ips: list[str]) -> dict[str, Any]:
+    return {
+        "namespace": "ns",
+        "name": f"svc{i}-1",
+        "service": f"svc{i}",
+        "addressType": "IPv4",
+        "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}],
+        "endpoints": [{"addresses": [ip]} for ip in ips],
+    }
+
+
+def restore_of(**proxy: Any) -> str:
+    return render_restore(ProxyState.from_dict(cluster(**proxy))).restore
+
+
+def test_partial_sync_rewrites_only_the_changed_service() -> None:
+    state = ProxyState.from_dict(cluster())
+    first = render_restore(state)
+    svc0 = state.views["ns/svc0"].ports[0].port
+    svc1 = state.views["ns/svc1"].ports[0].port
+    state.set_endpoint_slice(slice_(0, ["10.244.0.1", "10.244.0.9"]))
+    second = render_restore(state, full=False, previous=first)
+    assert not second.full and second.applied
+    assert f":{svc0.svc_chain} - [0:0]" in second.restore
+    assert f":{svc1.svc_chain} - [0:0]" not in second.restore
+    # both Services' dispatch rules are always rewritten
+    assert second.restore.count("-A KUBE-SERVICES ") == 3  # two ClusterIPs + the tail
+    kinds = {(c.chain, c.kind) for c in second.changes}
+    assert (svc0.svc_chain, "rewritten") in kinds
+    old_sep = state.views["ns/svc0"].ports[0].sep_chains  # after the change
+    assert any(k == "created" and c in old_sep.values() for c, k in kinds)
+    assert any(k == "deleted" and c.startswith("KUBE-SEP-") for c, k in kinds)
+    assert second.deleted_chains and all(c.startswith("KUBE-SEP-") for c in second.deleted_chains)
+    assert svc1.svc_chain not in second.changed_chains
+
+
+def test_unchanged_partial_sync_changes_nothing() -> None:
+    state = ProxyState.from_dict(cluster())
+    first = render_restore(state)
+    again = render_restore(state, full=False, previous=first)
+    assert again.changes == [] and again.written_chains == ()
+    assert again.node.rules("nat", "KUBE-SERVICES") == first.node.rules("nat", "KUBE-SERVICES")
+
+
+def test_refused_restore_changes_nothing_and_forces_a_full_sync() -> None:
+    state = ProxyState.from_dict(cluster())
+    first = render_restore(state)
+    sep = next(iter(state.views["ns/svc1"].ports[0].sep_chains.values()))
+    svc0 = state.views["ns/svc0"].ports[0].port.svc_chain
+    first.node.add_rule("nat", f"-A {svc0} -j {sep}")  # someone else jumps to svc1's chain
+    state.delete_service("ns/svc1")
+    failed = render_restore(state, full=False, previous=first)
+    assert not failed.applied and failed.need_full_sync and failed.exit_status == 4
+    assert f"chain {sep}" in (failed.error or "")
+    assert failed.node.rules("nat", sep) == first.node.rules("nat", sep)
+    retry = render_restore(state, full=False, previous=failed)
+    assert retry.full and retry.applied
+    assert sep not in retry.node.chain_names("nat")
+
+
+def test_masquerade_options() -> None:
+    masq_all = restore_of(masqueradeAll=True)
+    assert "--dport 80 -j KUBE-MARK-MASQ" in masq_all and "! -s 10.244.0.0/16" not in masq_all
+    no_detector = restore_of(localDetector={"mode": "None"})
+    assert 'cluster IP" -m tcp -p tcp -d 10.96.0.10 --dport 80 -j KUBE-MARK-MASQ' not in no_detector
+    assert "--random-fully" in restore_of(randomFully=True)
+    real_mark = restore_of(masqueradeMark="0x00004000")
+    assert "-A KUBE-MARK-MASQ -j MARK --or-mark 0x00004000" in real_mark
+
+
+def test_nodeport_addresses_and_localhost() -> None:
+    tail = "kubernetes service nodeports; NOTE: this must be the last rule in this chain"
+    assert f'"{tail}" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS' in restore_of()
+    off = restore_of(localhostNodePorts=False)
+    assert "--dst-type LOCAL ! -d 127.0.0.0/8 -j KUBE-NODEPORTS" in off
+    assert "KUBE-FIREWALL" not in off and "127.0.0.0/8 --dport" not in off
+    only = restore_of(nodePortAddresses=["192.168.49.0/24", "127.0.0.0/8"])
+    assert f'"{tail}" -d 192.168.49.2 -j KUBE-NODEPORTS' in only
+    assert f'"{tail}" -d 127.0.0.1 -j KUBE-NODEPORTS' in only  # localhost NodePorts are on
+
+
+def test_large_cluster_drops_endpoint_comments() -> None:
+    state = ProxyState.from_dict(cluster(n_services=2, endpoints=501))
+    result = render_restore(state)
+    assert result.large_cluster
+    dnat = [line for line in result.restore.splitlines() if "-j DNAT" in line]
+    assert len(dnat) == 1002 and not any("-m comment" in line for line in dnat)
+    assert '"ns/svc0:http cluster IP"' in result.restore  # dispatch comments stay
+
+
+def test_flow_follows_every_branch_and_reports_masquerade() -> None:
+    state = ProxyState.from_dict(cluster(endpoints=3))
+    node = render_restore(state).node
+    pod = trace_flow(node, src="10.244.5.5", proto="TCP", dst="10.96.0.10", dport=80)
+    assert pod.endpoints == ["10.244.0.1:8080", "10.244.0.2:8080", "10.244.0.3:8080"]
+    assert not pod.masq
+    outside = trace_flow(
+        node, src="203.0.113.9", proto="tcp", dst="192.168.49.2", dport=30080,
+        local_ips=["192.168.49.2"],
+    )  # fmt: skip
+    assert outside.masq and len(outside.endpoints) == 3
+    assert trace_flow(node, src="203.0.113.9", proto="udp", dst="10.96.0.10", dport=80).output == ""
+
+
+def test_canonical_sort_keys() -> None:
+    assert service_name('-A X -m comment --comment "ns1/svc1:p80 cluster IP" -j Y') == "ns1/svc1"
+    assert service_name("-A X -m comment --comment ns2/svc2 -j Y") == "ns2/svc2"
+    text = "*nat\n:KUBE-SERVICES - [0:0]\n:A - [0:0]\n:KUBE-NODEPORTS - [0:0]\n-X A\nCOMMIT\n"
+    assert canonical(text) == (
+        "*nat\n:KUBE-NODEPORTS - [0:0]\n:KUBE-SERVICES - [0:0]\n:A - [0:0]\n-X A\nCOMMIT\n"
+    )
