@@ -44,7 +44,7 @@ def resolve(scope: Scope) -> tuple[str, bool, list[tuple[bytes, bytes]]]:
     query_present = _FLAGS.get(query.get("present", [""])[-1].lower())
     cookie_present = _FLAGS.get(cookies["present"].value) if "present" in cookies else None
     present = next((p for p in (query_present, cookie_present) if p is not None), False)
-    extra = [(b"content-language", HTML_LANG[lang].encode()), (b"vary", b"Accept-Language")]
+    extra = [(b"content-language", HTML_LANG[lang].encode()), (b"vary", b"Accept-Language, Cookie")]
     if query_lang is not None:
         extra.append(_cookie("lang", query_lang))
     if query_present is not None:

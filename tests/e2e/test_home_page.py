@@ -7,6 +7,7 @@ from collections.abc import Callable
 from playwright.sync_api import Page
 
 from app.web.i18n import translate
+from app.web.templating import HTMX_VERSION
 
 Shot = Callable[..., object]
 
@@ -20,6 +21,7 @@ def test_home_in_both_languages_with_a_keyboard_switch(page: Page, screenshot: S
     page.goto("/")
     assert page.locator("h1").inner_text() == translate("en", "home.title")
     assert page.locator("html").get_attribute("lang") == "en"
+    assert page.evaluate("window.htmx && htmx.version") == HTMX_VERSION  # the vendored copy
     screenshot(page, "home-en-1280x720")
 
     # Reach the switch the way a keyboard user does: Tab from the top of the page, then Enter.

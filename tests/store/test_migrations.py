@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
-from sqlmodel import Session, select
+from sqlmodel import Session, SQLModel, select
 
 from app.store.db import alembic_config, make_engine, migrate, ping
 from app.store.models import Lab
@@ -59,3 +61,13 @@ def test_a_writer_commits_while_another_worker_is_reading(tmp_path: Path) -> Non
         assert reader.exec_driver_sql("SELECT count(*) FROM lab").scalar() == 0
         reader.exec_driver_sql("COMMIT")
         assert reader.exec_driver_sql("SELECT count(*) FROM lab").scalar() == 1
+
+
+def test_the_migrations_match_the_models(tmp_path: Path) -> None:
+    # A model changed without a migration would leave real databases behind the code.
+    engine = make_engine(f"sqlite:///{tmp_path / 'drift.sqlite3'}")
+    migrate(engine)
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        differences = compare_metadata(context, SQLModel.metadata)
+    assert differences == []
