@@ -17,6 +17,7 @@ from app.sim.kubeproxy import iptables_fixed as fixed
 from app.sim.kubeproxy.iptables import SyncResult, render_restore
 from app.sim.kubeproxy.save import render_save
 from app.sim.kubeproxy.state import ProxyState
+from app.sim.scenarios import SCENARIOS
 
 from .corpus import IPTABLES, MISSING_REASON, apply_step, injected_rule, load_yaml
 
@@ -122,3 +123,15 @@ def test_partial_syncs_and_failed_restore_match_kernel(node: KernelNode) -> None
             result = render_restore(state, full=False, previous=result)
             assert node.sync(result).returncode == 0
         assert render_save(state, result) == node.save(), f"after step {step['step']}"
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_lab_scenarios_match_kernel(node: KernelNode, scenario: str) -> None:
+    """Each starting cluster of the lab, as kube-proxy on its first node writes it (the real
+    mark `0x00004000`, `--random-fully`), shows the same iptables-save as the kernel."""
+    cluster = SCENARIOS[scenario].build(0)
+    state = ProxyState.from_dict(cluster.to_proxy_dict(sorted(cluster.nodes)[-1]))
+    result = render_restore(state)
+    loaded = node.sync(result)
+    assert loaded.returncode == 0, loaded.stderr
+    assert render_save(state, result) == node.save()
