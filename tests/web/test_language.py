@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import strategies as st
 
-from app.web.i18n import negotiate, parse_accept_language, translate
+from app.web.i18n import LANGUAGES, negotiate, parse_accept_language, translate
+from app.web.preferences import resolve
 
 EN_TITLE = translate("en", "home.title")
 ZH_TITLE = translate("zh", "home.title")
@@ -76,3 +79,17 @@ def test_accept_language_parser_orders_by_quality_then_position() -> None:
     assert negotiate(None, "zh", "en") == "zh"
     assert negotiate("en", "zh", "zh") == "en"
     assert negotiate(None, None, None) == "en"
+
+
+@given(st.text(max_size=200), st.text(max_size=20), st.text(max_size=20))
+def test_any_header_cookie_or_query_yields_a_supported_language(
+    header: str, cookie: str, query: str
+) -> None:
+    assert negotiate(query, cookie, header) in LANGUAGES
+
+
+@given(st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=120))
+def test_malformed_cookie_headers_never_break_the_page(raw_cookie: str) -> None:
+    scope = {"type": "http", "query_string": b"", "headers": [(b"cookie", raw_cookie.encode())]}
+    lang, present, _ = resolve(scope)
+    assert lang in LANGUAGES and isinstance(present, bool)
