@@ -38,6 +38,9 @@ MATCHES = _load("matches")
 NAT_WITHOUT_TARGETS = _load("nat-without-targets")
 # DNAT to the node itself and to 127.0.0.1 (a martian on eth0 unless route_localnet=1).
 LOCALHOST = _load("localhost")
+# -m conntrack in raw runs before conntrack (NF_IP_PRI_RAW < NF_IP_PRI_CONNTRACK): a packet
+# has no entry yet, so xt_conntrack sees INVALID, or UNTRACKED after CT --notrack.
+RAW_CTSTATE = _load("raw-ctstate")
 LOCALNET = {"sysctls": {"net.ipv4.conf.all.route_localnet": 1}}
 
 
@@ -120,6 +123,8 @@ CASES = [
     Case("! -i and -o in FORWARD", MATCHES, client("203.0.113.50", 80)),
     Case("-i cni0 with multiport --sports", MATCHES, pod("203.0.113.50", 80)),
     Case("nat table without NAT targets", NAT_WITHOUT_TARGETS, client(NODE_IP, 80)),
+    Case("ctstate in raw: INVALID before conntrack", RAW_CTSTATE, client(NODE_IP, 80)),
+    Case("ctstate in raw: UNTRACKED after CT --notrack", RAW_CTSTATE, client(NODE_IP, 53, "udp")),
     Case("DNAT to 127.0.0.1 from outside: martian", LOCALHOST, client(NODE_IP, 8081)),
     Case("DNAT to 127.0.0.1 with route_localnet", LOCALHOST, {**client(NODE_IP, 8081), **LOCALNET}),
     Case("node to service DNAT to the node: through lo", LOCALHOST, node("10.96.0.60", 80)),

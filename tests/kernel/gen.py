@@ -13,8 +13,9 @@ What a case may contain, and why the limits:
   against the hooks that can reach a rule (x_tables.c, xt_check_target).
 * matches: -s/-d/-p/-i/-o with `!`, tcp/udp ports (also ranges and `!`), multiport, mark,
   addrtype LOCAL, conntrack states, statistic with probability 0 or 1 (deterministic), comment.
-* targets: ACCEPT, DROP, RETURN, jumps, gotos, MARK, no target, REJECT (filter), DNAT (nat
-  PREROUTING/OUTPUT), SNAT and MASQUERADE (nat POSTROUTING, SNAT also nat INPUT).
+* targets: ACCEPT, DROP, RETURN, jumps, gotos, MARK, LOG, no target, CT --notrack (raw),
+  REJECT (filter), DNAT and REDIRECT (nat PREROUTING/OUTPUT), SNAT and MASQUERADE (nat
+  POSTROUTING, SNAT also nat INPUT).
 * packets: from a client on eth0, from a pod on cni0, or from the node itself; to the node,
   a pod, a service IP or a remote host, with ports that the rules mention.
 """
@@ -43,7 +44,7 @@ PORTS = [80, 443, 8080, 53]
 CIDRS = ["10.244.0.0/16", "192.168.49.0/24", "10.96.0.0/12"]
 IFACES = {"in": ["eth0", "cni0", "eth+", "cni+"], "out": ["eth0", "cni0", "eth+", "lo"]}
 IN_HOOKS, OUT_HOOKS = {"PREROUTING", "INPUT", "FORWARD"}, {"FORWARD", "OUTPUT", "POSTROUTING"}
-CTSTATES = ["NEW", "ESTABLISHED", "RELATED,ESTABLISHED", "INVALID", "DNAT", "NEW,DNAT"]
+CTSTATES = ["NEW", "ESTABLISHED", "RELATED,ESTABLISHED", "INVALID", "DNAT", "NEW,DNAT", "UNTRACKED"]
 MARKS = ["0x4000/0x4000", "0x1/0x1", "0x4001/0xffffffff"]
 
 
@@ -145,7 +146,7 @@ def _modules(rng: random.Random, chain: _Chain, proto: str | None) -> list[str]:
     if rng.random() < 0.15:
         side = rng.choice(("--dst-type", "--src-type"))
         mods.append(f"-m addrtype {_neg(rng)}{side} LOCAL")
-    if chain.table != "raw" and rng.random() < 0.15:
+    if rng.random() < 0.15:  # in raw, before conntrack (-200) has run: INVALID or UNTRACKED
         mods.append(f"-m conntrack {_neg(rng)}--ctstate {rng.choice(CTSTATES)}")
     if rng.random() < 0.08:
         probability = rng.choice(("0.00000000000", "1.00000000000"))
@@ -183,15 +184,18 @@ def _target(rng: random.Random, chain: _Chain, reachable: list[_Chain], proto: s
 
 def _target_options(chain: _Chain, reachable: list[_Chain], proto: str | None) -> dict[str, int]:
     table, root = chain.table, chain.root
-    options = {"ACCEPT": 10, "RETURN": 8, "MARK": 10, "none": 6}
+    options = {"ACCEPT": 10, "RETURN": 8, "MARK": 10, "none": 6, "LOG": 2}
     if reachable:
         options.update(jump=22, goto=7)
     if table != "nat":
         options["DROP"] = 9
     if table == "filter":
         options["REJECT"] = 7
+    if table == "raw":
+        options["NOTRACK"] = 6
     if table == "nat" and root in ("PREROUTING", "OUTPUT"):
         options["DNAT"] = 16
+        options["REDIRECT"] = 4 if proto else 0
     if table == "nat" and root == "POSTROUTING":
         options["MASQUERADE"] = 12
     if table == "nat" and root in ("POSTROUTING", "INPUT"):
@@ -211,6 +215,12 @@ def _target_text(rng: random.Random, choice: str, proto: str | None) -> str:
         address = rng.choice(PODS + PODS + NODE_ADDRS[:1] + REMOTE)
         port = f":{rng.choice((8080, 80))}" if proto and rng.random() < 0.7 else ""
         return f"-j DNAT --to-destination {address}{port}"
+    if choice == "NOTRACK":
+        return "-j CT --notrack"
+    if choice == "REDIRECT":
+        return "-j REDIRECT --to-ports 8080"
+    if choice == "LOG":
+        return '-j LOG --log-prefix "kpl "'
     if choice == "SNAT":
         return "-j SNAT --to-source 192.168.49.2"
     return f"-j {choice}"
