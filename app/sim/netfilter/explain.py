@@ -95,7 +95,14 @@ def _verdict_words(verdict: str, packet: Packet, detail: str | None) -> tuple[st
             f"REJECT: sends {detail or 'an error'} back and drops the packet",
             f"REJECT：回送 {detail or '错误'} 并丢弃数据包",
         ),
-        "RETURN": ("RETURN: back to the calling chain", "RETURN：返回调用它的链"),
+        "RETURN": (
+            (
+                "RETURN in a builtin chain: its policy decides",
+                "内置链中的 RETURN：由该链的默认策略决定",
+            )
+            if detail == "builtin"
+            else ("RETURN: back to the calling chain", "RETURN：返回调用它的链")
+        ),
         "CONTINUE": (
             f"{detail or 'no target'} does not end the chain; next rule",
             f"{detail or '无 target'} 不终止链，继续下一条规则",

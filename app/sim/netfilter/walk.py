@@ -132,7 +132,7 @@ class Walker:
             self._hit(ctx, chain.name, position, rule, verdict.value if packet else "DROP")
             return "ACCEPT" if packet else "DROP"
         shown = f"{verdict.value}:{result.chain}" if result.chain else verdict.value
-        self._hit(ctx, chain.name, position, rule, shown, _detail(rule, result))
+        self._hit(ctx, chain.name, position, rule, shown, _detail(rule, result, chain.builtin))
         if verdict in (Verdict.ACCEPT, Verdict.DROP, Verdict.REJECT):
             return verdict.value
         if verdict is Verdict.RETURN:
@@ -221,10 +221,12 @@ def _first_failure(rule: Rule, ctx: MatchContext) -> int | None:
     return None
 
 
-def _detail(rule: Rule, result: TargetResult) -> str | None:
+def _detail(rule: Rule, result: TargetResult, builtin: bool) -> str | None:
     """What the explanation names besides the verdict: the REJECT type or the target name."""
     if result.verdict is Verdict.REJECT:
         return result.reject_with or "icmp-port-unreachable"
+    if result.verdict is Verdict.RETURN:
+        return "builtin" if builtin else None
     if result.verdict is Verdict.CONTINUE and rule.target is not None:
         return " ".join(rule.target.save_args()[1:]) or rule.target.name
     return None
