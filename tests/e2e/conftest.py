@@ -4,6 +4,7 @@ Fixtures for any end-to-end test:
 - `server_url`: base URL of `kube-proxy-lab serve` on a free loopback port with its own SQLite
   file (session scope; its log is written to `artifacts/server.log`);
 - `browser`: headless /usr/bin/chromium (session scope); `page`: a fresh context and page;
+- `browser_errors`: the page's uncaught exceptions and console errors (assert it stays empty);
 - `screenshot(page, name)`: saves `artifacts/<name>.png` and returns its path.
 
 Playwright's own browser download (`playwright install`) is never used: the tests run the
@@ -110,6 +111,17 @@ def page(browser: Browser, server_url: str) -> Iterator[Page]:
     page = context.new_page()
     yield page
     context.close()
+
+
+@pytest.fixture
+def browser_errors(page: Page) -> list[str]:
+    """Uncaught exceptions and console errors of `page`, collected while the test runs."""
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(f"uncaught: {error}"))
+    page.on(
+        "console", lambda message: errors.append(message.text) if message.type == "error" else None
+    )
+    return errors
 
 
 @pytest.fixture

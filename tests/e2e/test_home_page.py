@@ -16,7 +16,9 @@ def _font_px(page: Page, selector: str) -> float:
     return page.eval_on_selector(selector, "el => parseFloat(getComputedStyle(el).fontSize)")
 
 
-def test_home_in_both_languages_with_a_keyboard_switch(page: Page, screenshot: Shot) -> None:
+def test_home_in_both_languages_with_a_keyboard_switch(
+    page: Page, screenshot: Shot, browser_errors: list[str]
+) -> None:
     page.set_extra_http_headers({"Accept-Language": "en-US,en;q=0.9"})
     page.goto("/")
     assert page.locator("h1").inner_text() == translate("en", "home.title")
@@ -44,9 +46,12 @@ def test_home_in_both_languages_with_a_keyboard_switch(page: Page, screenshot: S
 
     page.goto("/")  # the choice is remembered although the browser still prefers English
     assert page.locator("h1").inner_text() == translate("zh", "home.title")
+    assert browser_errors == []
 
 
-def test_presenter_mode_enlarges_type_at_1920x1080(page: Page, screenshot: Shot) -> None:
+def test_presenter_mode_enlarges_type_at_1920x1080(
+    page: Page, screenshot: Shot, browser_errors: list[str]
+) -> None:
     page.set_viewport_size({"width": 1920, "height": 1080})
     page.goto("/?lang=en")
     normal = _font_px(page, "body")
@@ -63,6 +68,7 @@ def test_presenter_mode_enlarges_type_at_1920x1080(page: Page, screenshot: Shot)
 
     page.locator("[data-present-toggle]").click()
     assert _font_px(page, "body") == normal
+    assert browser_errors == []
 
 
 def test_presenter_mode_from_the_address_bar(page: Page) -> None:
