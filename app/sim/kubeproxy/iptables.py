@@ -17,13 +17,13 @@ Passing the previous result makes the sync behave like a long-running kube-proxy
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from app.sim.kubeproxy import iptables_fixed as fixed
 from app.sim.kubeproxy.iptables_node import NodeTables, RestoreError
 from app.sim.kubeproxy.iptables_service import PortRender, RenderContext, render_port
 from app.sim.kubeproxy.names import SERVICE_CHAIN_PREFIXES, is_service_chain
-from app.sim.kubeproxy.sort import canonical
+from app.sim.kubeproxy.sort import canonical, comment_of
 from app.sim.kubeproxy.state import ProxyState, ServiceView
 
 LARGE_CLUSTER_ENDPOINTS_THRESHOLD = 1000  # largeClusterEndpointsThreshold in proxier.go
@@ -31,13 +31,15 @@ LARGE_CLUSTER_ENDPOINTS_THRESHOLD = 1000  # largeClusterEndpointsThreshold in pr
 
 @dataclass(frozen=True)
 class ChainChange:
-    """How one chain differs after a sync: `created`, `rewritten` or `deleted`."""
+    """How one chain differs after a sync: `created`, `rewritten` or `deleted`; `service` is
+    the service port (`ns/name:port`) owning a per-service chain, if known."""
 
     table: str
     chain: str
     kind: str
     before: tuple[str, ...]
     after: tuple[str, ...]
+    service: str | None = None
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,7 @@ class SyncResult:
     node_before: NodeTables | None = field(default=None, repr=False)
     ctx: RenderContext | None = field(default=None, repr=False)
     cache: dict[str, _Cached] = field(default_factory=dict, repr=False)
-    active: frozenset[str] = field(default_factory=frozenset, repr=False)
+    active: set[str] | frozenset[str] = field(default_factory=frozenset, repr=False)
 
     def canonical(self) -> str:
         """The restore input in the upstream tests' canonical order (see sort.py)."""
@@ -79,7 +81,9 @@ class SyncResult:
         when the restore failed)."""
         if not self.applied or self.node_before is None:
             return []
-        return diff_tables(self.node_before, self.node, ("filter", "nat"))
+        changes = diff_tables(self.node_before, self.node, ("filter", "nat"))
+        owners = {c: p.spn for s in self.cache.values() for p in s.ports for c in p.nat_chains}
+        return [replace(c, service=owners.get(c.chain) or _owner(c)) for c in changes]
 
     @property
     def changed_chains(self) -> list[str]:
@@ -162,7 +166,7 @@ def _render_services(
 
 def _active_chains(
     services: dict[str, _Cached], previous: SyncResult | None, changed: set[str]
-) -> frozenset[str]:
+) -> set[str] | frozenset[str]:
     """Every per-service nat chain this sync keeps; updated from the previous sync's set when
     possible (one set copy instead of a union over every Service)."""
     if previous is None or len(changed) * 4 > len(services):
@@ -173,10 +177,10 @@ def _active_chains(
             active.difference_update(hit.active)
     for key in changed:
         active.update(services[key].active)
-    return frozenset(active)
+    return active  # never changed after this sync: the next one copies it
 
 
-def _stale_chains(node: NodeTables, active: frozenset[str]) -> list[str]:
+def _stale_chains(node: NodeTables, active: set[str] | frozenset[str]) -> list[str]:
     """Service chains on the node (read back like `iptables-save -t nat`) not written now."""
     existing = node.tables["nat"].chains.keys() if "nat" in node.tables else set()
     return sorted(c for c in existing - active if is_service_chain(c))
@@ -251,6 +255,18 @@ def diff_tables(
             elif prev is not rules and prev != rules:
                 changes.append(ChainChange(table, chain, "rewritten", tuple(prev), tuple(rules)))  # type: ignore[arg-type]
     return changes
+
+
+def _owner(change: ChainChange) -> str | None:
+    """The service port of a deleted per-service chain, read from its old rules' comment
+    (`ns/name:port`, the first word; absent in large-cluster mode)."""
+    if not is_service_chain(change.chain):
+        return None
+    for rule in change.before:
+        comment = comment_of(rule)
+        if comment:
+            return comment.split(" ", 1)[0]
+    return None
 
 
 def _chain_order(name: str) -> tuple[bool, str]:

@@ -110,70 +110,82 @@ class NodeTables:
 
     def apply_restore(self, text: str) -> NodeTables:
         """The node after `iptables-restore --noflush` of `text` (self is left unchanged)."""
-        new = NodeTables(dict(self.tables))
-        pending: dict[str, list[str]] = {}
-        current: TableState | None = None
-        touched: set[str] = set()
+        run = _Restore(NodeTables(dict(self.tables)))
+        lineno = 0
         for lineno, line in enumerate(text.splitlines(), 1):
-            if line[:3] == "-A " and current is not None:
-                # the common case first, kept short: restores of large clusters are long
-                rules = pending.get(line[3 : line.find(" ", 3)])
-                if rules is not None:
-                    rules.append(line)
-                    continue
-            if not line or line.startswith("#"):
-                continue
-            if line.startswith("*"):
-                name = line[1:].strip()
-                current = new.tables[name] = new.table(name).copy()
-                pending = {}
-                touched = new.touched[name] = set()
-            elif current is None:
-                raise RestoreError(f"iptables-restore: line {lineno} failed", 1)
-            elif line == "COMMIT":
-                touched.update(pending)
-                _commit(current, pending)
-                current = None
-            else:
-                if line.startswith("-X "):
-                    touched.add(line[3:].strip())
-                    touched.update(pending)
-                _apply_line(current, pending, line, lineno)
-        return new
+            rules = run.pending.get(line[3 : line.find(" ", 3)]) if line[:3] == "-A " else None
+            if rules is not None:
+                rules.append(line)  # the common case, kept short: large restores are long
+            elif line and not line.startswith("#"):
+                run.line(line, lineno)
+        if run.table is not None:
+            raise RestoreError(f"iptables-restore: COMMIT expected at line {lineno + 1}", 1)
+        return run.node
 
 
-def _apply_line(state: TableState, pending: dict[str, list[str]], line: str, lineno: int) -> None:
-    """One line inside a table block; chain contents are collected in `pending`."""
-    if line.startswith(":"):
-        # In --noflush mode a chain line creates the chain or flushes it.
-        pending[line[1:].split()[0]] = []
-        return
-    op, _, rest = line.partition(" ")
-    chain = rest.split(" ", 1)[0]
-    if op == "-A":
-        if chain not in pending:
-            if chain not in state.chains:
-                raise RestoreError(
-                    f"iptables-restore: line {lineno} failed: No chain/target/match by that name.",
-                    1,
-                )
-            pending[chain] = list(state.chains[chain])
-        pending[chain].append(line)
-    elif op == "-X":
-        _commit(state, pending)
-        pending.clear()
-        if chain not in state.chains:
+class _Restore:
+    """One iptables-restore run: the table being written and its pending chain contents."""
+
+    def __init__(self, node: NodeTables) -> None:
+        self.node = node
+        self.table: TableState | None = None
+        self.pending: dict[str, list[str]] = {}
+        self.touched: set[str] = set()
+
+    def line(self, line: str, lineno: int) -> None:
+        if line.startswith("*"):
+            name = line[1:].strip()
+            self.table = self.node.tables[name] = self.node.table(name).copy()
+            self.pending, self.touched = {}, set()
+            self.node.touched[name] = self.touched
+        elif self.table is None:
             raise RestoreError(f"iptables-restore: line {lineno} failed", 1)
-        if state.references(chain) > 0:
+        elif line == "COMMIT":
+            self.commit()
+            self.table = None
+        elif line.startswith(":"):
+            # In --noflush mode a chain line creates the chain or flushes it.
+            self.pending[line[1:].split()[0]] = []
+        elif line.startswith("-A "):
+            self.append(line, lineno)
+        elif line.startswith("-X "):
+            self.delete(line[3:].strip(), lineno)
+        else:
+            word = line.split()[0]
+            raise RestoreError(
+                f"Bad argument `{word}'\nError occurred at line: {lineno}\n"
+                "Try `iptables-restore -h' or 'iptables-restore --help' for more information.",
+                2,
+            )
+
+    def commit(self) -> None:
+        assert self.table is not None
+        self.touched.update(self.pending)
+        for chain, rules in self.pending.items():
+            self.table.set_rules(chain, rules)
+        self.pending = {}
+
+    def append(self, line: str, lineno: int) -> None:
+        assert self.table is not None
+        chain = line.split(" ", 2)[1]
+        if chain not in self.table.chains:
+            raise RestoreError(
+                f"iptables-restore: line {lineno} failed: No chain/target/match by that name.", 1
+            )
+        self.pending[chain] = [*self.table.chains[chain], line]
+
+    def delete(self, chain: str, lineno: int) -> None:
+        """`-X`: the chain must exist and nothing may jump to it any more."""
+        self.commit()
+        assert self.table is not None
+        if chain not in self.table.chains:
+            raise RestoreError(
+                f"iptables-restore: line {lineno} failed: No chain/target/match by that name.", 1
+            )
+        if self.table.references(chain) > 0:
             raise RestoreError(
                 f"line {lineno}: CHAIN_DEL failed (Device or resource busy): chain {chain}", 4
             )
-        state.set_rules(chain, [])
-        del state.chains[chain]
-    else:
-        raise RestoreError(f"iptables-restore: line {lineno} failed", 1)
-
-
-def _commit(state: TableState, pending: dict[str, list[str]]) -> None:
-    for chain, rules in pending.items():
-        state.set_rules(chain, rules)
+        self.touched.add(chain)
+        self.table.set_rules(chain, [])
+        del self.table.chains[chain]

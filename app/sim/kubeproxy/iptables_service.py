@@ -39,6 +39,7 @@ class RenderContext:
 class PortRender:
     """The rules of one service port, split as syncProxyRules writes them."""
 
+    spn: str = ""
     filter_rules: list[str] = field(default_factory=list)
     nat_dispatch: list[str] = field(default_factory=list)
     nat_chains: list[str] = field(default_factory=list)
@@ -73,7 +74,7 @@ def render_port(pe: PortEndpoints, ctx: RenderContext) -> PortRender:
     """All rules of one service port, in kube-proxy's emission order."""
     port, cat = pe.port, categorize(pe.port, pe.endpoints)
     plan = _plan(port, cat.cluster, cat.local, cat.has_any)
-    out = PortRender()
+    out = PortRender(spn=port.spn)
     seps = pe.sep_chains
     render_dispatch(out, port, plan, ctx)
     render_internal_masquerade(out, port, plan, ctx)

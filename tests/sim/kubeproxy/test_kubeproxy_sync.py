@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from app.sim.kubeproxy.flows import trace_flow
 from app.sim.kubeproxy.iptables import render_restore
+from app.sim.kubeproxy.iptables_node import NodeTables, RestoreError
 from app.sim.kubeproxy.sort import canonical, service_name
 from app.sim.kubeproxy.state import ProxyState
 
@@ -69,6 +72,8 @@ def test_partial_sync_rewrites_only_the_changed_service() -> None:
     assert any(k == "deleted" and c.startswith("KUBE-SEP-") for c, k in kinds)
     assert second.deleted_chains and all(c.startswith("KUBE-SEP-") for c in second.deleted_chains)
     assert svc1.svc_chain not in second.changed_chains
+    # every change names the service port it belongs to, deleted chains included
+    assert {c.service for c in second.changes if c.table == "nat"} == {"ns/svc0:http"}
 
 
 def test_unchanged_partial_sync_changes_nothing() -> None:
@@ -146,3 +151,22 @@ def test_canonical_sort_keys() -> None:
     assert canonical(text) == (
         "*nat\n:KUBE-NODEPORTS - [0:0]\n:KUBE-SERVICES - [0:0]\n:A - [0:0]\n-X A\nCOMMIT\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "status", "message"),
+    [
+        ("*nat\n-X NOPE\nCOMMIT\n", 1, "line 2 failed: No chain/target/match by that name."),
+        ("*nat\n:A - [0:0]\n", 1, "COMMIT expected at line 3"),
+        ("*nat\nbogus\nCOMMIT\n", 2, "Bad argument `bogus'\nError occurred at line: 2"),
+        ("-A X\n", 1, "iptables-restore: line 1 failed"),
+        ("*nat\n:A - [0:0]\n:B - [0:0]\n-A A -j B\n-X B\nCOMMIT\n", 4, "CHAIN_DEL failed"),
+    ],
+)
+def test_refused_restores_speak_like_iptables_restore(text: str, status: int, message: str) -> None:
+    """Messages and exit statuses as iptables-restore 1.8.9 (nf_tables) gives them."""
+    node = NodeTables()
+    with pytest.raises(RestoreError) as refused:
+        node.apply_restore(text)
+    assert refused.value.status == status and message in str(refused.value)
+    assert node.tables == {}  # all or nothing
