@@ -29,7 +29,7 @@ from app.sim.netfilter.branches import Branch, explore, probability_31, summariz
 from app.sim.netfilter.context import MatchContext, TargetResult, Verdict
 from app.sim.netfilter.errors import IptablesError
 from app.sim.netfilter.hooks import NAT_MANIP, PRIORITY, Hook, tables_at
-from app.sim.netfilter.model import Ruleset
+from app.sim.netfilter.model import Rule, Ruleset
 from app.sim.netfilter.packet_input import TraceInputError, parse_packet_json
 from app.sim.netfilter.walk import Walker, WalkError
 from app.sim.node import LOOPBACK, Node, Route
@@ -45,8 +45,18 @@ __all__ = [
 ]
 
 Chance = Callable[[float], bool]
-# Modules and targets that make a netns load conntrack (nf_ct_netns_get callers).
-_CONNTRACK_USERS = {"conntrack", "state", "connmark", "CONNMARK", "CT", "NOTRACK", "MASQUERADE"}
+# Matches and targets whose checkentry calls nf_ct_netns_get (conntrack on for the netns).
+_CONNTRACK_MATCHES = {
+    "conntrack",
+    "state",
+    "connmark",
+    "connbytes",
+    "connlabel",
+    "connlimit",
+    "helper",
+    "cluster",
+}
+_CONNTRACK_TARGETS = {"DNAT", "SNAT", "MASQUERADE", "REDIRECT", "NETMAP", "CONNMARK", "CT"}
 
 
 def seeded_chance(rng: random.Random) -> Chance:
@@ -342,19 +352,25 @@ def conntrack_json(conn: Connection, ctstate: str, clock: float) -> dict[str, ob
 
 
 def _needs_conntrack(ruleset: Ruleset) -> bool:
-    """Conntrack runs in a netns only when something asks for it: the nat table, or a
-    conntrack-based match or target (nf_ct_netns_get)."""
-    if "nat" in ruleset.tables:
+    """Conntrack runs in a netns only when a rule asks for it at load time
+    (nf_ct_netns_get: NAT targets, conntrack-based matches, CONNMARK, CT with a template).
+    A nat table without NAT targets does not: its chains are then never walked, because
+    nf_nat_inet_fn finds no conntrack on the packet (the kernel's trace shows none).
+    `CT --notrack` and NOTRACK do not load conntrack either."""
+    return any(
+        _loads_conntrack(rule)
+        for table in ruleset.tables.values()
+        for chain in table.chains.values()
+        for rule in chain.rules
+    )
+
+
+def _loads_conntrack(rule: Rule) -> bool:
+    target = rule.target
+    notrack = target is not None and target.name == "CT" and "--notrack" in target.save_args()
+    if target is not None and target.name in _CONNTRACK_TARGETS and not notrack:
         return True
-    for table in ruleset.tables.values():
-        for chain in table.chains.values():
-            for rule in chain.rules:
-                parts = [a for m in rule.matches for a in m.save_args()[:2]]
-                if rule.target is not None:
-                    parts += rule.target.save_args()[:2]
-                if _CONNTRACK_USERS & set(parts):
-                    return True
-    return False
+    return any(match.name in _CONNTRACK_MATCHES for match in rule.matches)
 
 
 def trace_json(

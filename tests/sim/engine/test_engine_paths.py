@@ -24,6 +24,7 @@ COMMIT
 :INPUT ACCEPT [0:0]
 :OUTPUT ACCEPT [0:0]
 :POSTROUTING ACCEPT [0:0]
+-A POSTROUTING -o nowhere0 -j MASQUERADE
 COMMIT
 *filter
 :INPUT ACCEPT [0:0]
@@ -92,6 +93,16 @@ def test_local_packet_to_the_node_loops_through_lo_without_nat_again(trace):
         ("INPUT", "security", "INPUT"),
     ]
     assert result["final"]["delivered"] == "local"
+
+
+def test_nat_chains_are_not_walked_when_nothing_loads_conntrack(trace):
+    # No NAT target and no conntrack match: the netns tracks nothing, and nf_nat only
+    # walks the nat chains for a tracked packet.
+    text = ALL_TABLES.replace("-A POSTROUTING -o nowhere0 -j MASQUERADE\n", "")
+    result = trace(text, dst="10.244.1.5", dport=80)
+    assert not any(s["table"] == "nat" for s in result["steps"])
+    assert result["conntrack"] is None
+    assert result["final"]["delivered"] == "out"
 
 
 def test_only_tables_present_in_the_ruleset_run(trace):
