@@ -48,6 +48,11 @@ class AddressMatch(Match):
     def name(self) -> str:  # type: ignore[override]
         return self.flag
 
+    def kernel_accepts(self, info: RuleInfo, table: str, hooks: frozenset[str]) -> bool:
+        # "! -s 0.0.0.0/0" becomes an nf_tables compare under an all-zero mask, which the
+        # kernel refuses (EINVAL); iptables passes it on unchanged.
+        return not (self.inverted and self.network.prefixlen == 0)
+
     def matches(self, ctx: MatchContext) -> bool:
         ip = ctx.packet.src if self.flag == "-s" else ctx.packet.dst
         return (ipaddress.IPv4Address(ip) in self.network) != self.inverted
@@ -217,6 +222,13 @@ class AddrtypeMatch(Match, OptionOnce):
             )
         if not self.src_types and not self.dst_types:
             raise param("addrtype: you must specify --src-type or --dst-type")
+
+    def kernel_accepts(self, info: RuleInfo, table: str, hooks: frozenset[str]) -> bool:
+        # xt_addrtype.c addrtype_mt_checkentry_v1: no input interface on the way out, and
+        # no output interface before routing.
+        if self.limit_in and hooks & {"OUTPUT", "POSTROUTING"}:
+            return False
+        return not (self.limit_out and hooks & {"PREROUTING", "INPUT"})
 
     def matches(self, ctx: MatchContext) -> bool:
         iface = ctx.in_iface if self.limit_in else ctx.out_iface if self.limit_out else None

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from app.sim.netfilter.context import MatchContext
-from app.sim.netfilter.errors import param
+from app.sim.netfilter.errors import IptablesError, ext_param, param
 from app.sim.netfilter.model import Match, RuleInfo
 from app.sim.netfilter.values import SERVICES, parse_port, parse_port_range
 
@@ -73,14 +73,19 @@ class PortMatch(Match):
     proto: ClassVar[int] = 6
 
     def set_option(self, option: str, args: list[str], inverted: bool) -> None:
+        current = self.sport if option == "source-port" else self.dport
+        if current is not None:
+            raise self._twice(option)
         if option == "source-port":
-            if self.sport is not None:
-                raise param("Only one `--source-port' allowed")
             self.sport, self.sport_inverted = parse_port_range(args[0]), inverted
         elif option == "destination-port":
-            if self.dport is not None:
-                raise param("Only one `--destination-port' allowed")
             self.dport, self.dport_inverted = parse_port_range(args[0]), inverted
+
+    def _twice(self, option: str) -> IptablesError:
+        """libxt_tcp words a repeated option itself; libxt_udp leaves it to libxtables."""
+        if self.name == "tcp":
+            return param(f"Only one `--{option}' allowed")
+        return ext_param(f'{self.name}: option "--{option}" can only be used once.')
 
     def finish(self, info: RuleInfo) -> None:
         if info.proto != self.proto or info.proto_inverted:
@@ -100,10 +105,13 @@ class PortMatch(Match):
 
     def _ports_save(self) -> list[str]:
         args: list[str] = []
-        if self.sport is not None:
-            args += ["!"] * self.sport_inverted + ["--sport", _range_save(self.sport)]
-        if self.dport is not None:
-            args += ["!"] * self.dport_inverted + ["--dport", _range_save(self.dport)]
+        for flag, ports, inverted in (
+            ("--sport", self.sport, self.sport_inverted),
+            ("--dport", self.dport, self.dport_inverted),
+        ):
+            # libxt_tcp/udp save nothing for the full range 0:65535 (uninverted)
+            if ports is not None and (ports != (0, 65535) or inverted):
+                args += ["!"] * inverted + [flag, _range_save(ports)]
         return args
 
     def _ports_list(self, numeric: bool) -> str:
@@ -191,6 +199,10 @@ class UdpMatch(PortMatch):
         return self._ports_list(numeric)
 
 
+# libxt_multiport.c option names, in its table order.
+_LONG = {"sports": "source-ports", "dports": "destination-ports", "ports": "ports"}
+
+
 @dataclass
 class MultiportMatch(Match):
     """`-m multiport --sports|--dports|--ports LIST`: up to 15 ports, a range counting two."""
@@ -198,6 +210,7 @@ class MultiportMatch(Match):
     direction: str | None = None  # "sports", "dports" or "ports"
     ports: list[tuple[int, int]] = field(default_factory=list)
     inverted: bool = False
+    seen: list[str] = field(default_factory=list, repr=False, compare=False)
     name: ClassVar[str] = "multiport"  # type: ignore[misc]
     options: ClassVar[dict[str, tuple[str, int]]] = {
         "--sports": ("sports", 1),
@@ -208,8 +221,11 @@ class MultiportMatch(Match):
     }
 
     def set_option(self, option: str, args: list[str], inverted: bool) -> None:
+        if option in self.seen:
+            raise ext_param(f'multiport: option "--{_LONG[option]}" can only be used once.')
+        self.seen.append(option)
         if self.direction is not None:
-            raise param("multiport can only have one option")
+            return  # finish() refuses the combination, as libxtables' final check does
         self.direction, self.inverted = option, inverted
         for item in args[0].split(","):
             low, colon, high = item.partition(":")
@@ -226,6 +242,12 @@ class MultiportMatch(Match):
     def finish(self, info: RuleInfo) -> None:
         if self.direction is None:
             raise param("multiport expects an option")
+        if len(self.seen) > 1:
+            first, second = sorted(self.seen, key=list(_LONG).index)[:2]
+            raise ext_param(
+                f'multiport: option "--{_LONG[first]}" cannot be used together with '
+                f'"--{_LONG[second]}".'
+            )
 
     def matches(self, ctx: MatchContext) -> bool:
         values = {"sports": [ctx.packet.sport], "dports": [ctx.packet.dport]}.get(

@@ -69,8 +69,10 @@ class Extension:
         """Check required options and combinations; raise IptablesError as iptables does."""
 
     def kernel_accepts(self, info: RuleInfo, table: str, hooks: frozenset[str]) -> bool:
-        """Would the kernel load this extension in `table`, in a chain reached from `hooks`
-        (builtin chain names)? False makes the command fail with `RULE_APPEND failed`."""
+        """Would the kernel's checkentry accept this extension when the rule is added to a
+        chain of `table`? `hooks` holds the builtin chain's name, or is empty for a user
+        chain: nf_tables only knows the hook of a base chain at that point (nft_compat.c).
+        False makes the command fail with `RULE_APPEND failed (Invalid argument)`."""
         return True
 
     def list_text(self, numeric: bool = True) -> str:
@@ -110,6 +112,11 @@ class Target(Extension, ABC):
         """Table and hook restrictions of the kernel target (xt_check_target)."""
         if self.tables is not None and table not in self.tables:
             return False
+        return self.hooks_ok(hooks)
+
+    def hooks_ok(self, hooks: frozenset[str]) -> bool:
+        """The target's static hook mask, which nf_tables also checks through every jump
+        that reaches the rule (nft_target_validate)."""
         return self.hooks is None or hooks <= set(self.hooks)
 
     @property

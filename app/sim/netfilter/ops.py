@@ -15,7 +15,7 @@ from app.sim.netfilter.errors import (
     no_such_chain,
     param,
 )
-from app.sim.netfilter.matches import ProtocolMatch
+from app.sim.netfilter.matches import InterfaceMatch, ProtocolMatch
 from app.sim.netfilter.model import BUILTIN_CHAINS, Chain, Rule, RuleInfo, Table
 from app.sim.netfilter.targets import JumpTarget
 
@@ -94,22 +94,37 @@ def _loops(table: Table, chain: str, target: str) -> bool:
 
 
 def _subtree_ok(table: Table, start: str, hooks: frozenset[str]) -> bool:
-    """Are all rules reachable from `start` acceptable when called from `hooks`?"""
+    """Do all targets reachable from `start` allow being called from `hooks`?"""
     return all(
-        rule.target is None or rule.target.kernel_accepts(rule_info(rule), table.name, hooks)
+        rule.target is None or rule.target.hooks_ok(hooks)
         for name in _reachable(table, start)
         for rule in table.chains[name].rules
     )
 
 
+def check_ifaces(chain: str, rule: Rule) -> None:
+    """iptables' own check: no `-i` on the way out, no `-o` before routing (builtin chains)."""
+    for match in rule.matches:
+        if not isinstance(match, InterfaceMatch):
+            continue
+        forbidden = _NO_IFACE[match.flag]
+        if chain in forbidden:
+            raise param(f"Can't use {match.flag} with {chain}\n")
+
+
+_NO_IFACE = {"-i": ("OUTPUT", "POSTROUTING"), "-o": ("PREROUTING", "INPUT")}
+
+
 def check_rule(table: Table, chain: str, rule: Rule, action: str = "RULE_APPEND") -> None:
-    """Refuse the rule as the kernel would when it is added to `chain`."""
+    """Refuse the rule as iptables and the kernel would when it is added to `chain`."""
+    check_ifaces(chain, rule)
     info = rule_info(rule)
-    hooks = (
-        frozenset({chain}) if chain in BUILTIN_CHAINS[table.name] else reaching_hooks(table, chain)
-    )
+    direct = frozenset({chain}) if chain in BUILTIN_CHAINS[table.name] else frozenset()
     exts = [*rule.matches, *([rule.target] if rule.target else [])]
-    if not all(ext.kernel_accepts(info, table.name, hooks) for ext in exts):
+    if not all(ext.kernel_accepts(info, table.name, direct) for ext in exts):
+        raise kernel_error(action, "Invalid argument", chain)
+    hooks = direct or reaching_hooks(table, chain)
+    if rule.target is not None and not rule.target.hooks_ok(hooks):
         raise kernel_error(action, "Invalid argument", chain)
     target = jump_of(rule)
     if target is None:
@@ -211,7 +226,9 @@ def rule_key(rule: Rule) -> list[list[str]]:
 def find_rule(table: Table, chain: str, rule: Rule) -> int:
     """The 0-based position of the first rule equal to `rule`, or the kernel's refusal."""
     key = rule_key(rule)
-    for index, candidate in enumerate(get_chain(table, chain).rules):
+    rules = get_chain(table, chain).rules
+    check_ifaces(chain, rule)
+    for index, candidate in enumerate(rules):
         if rule_key(candidate) == key:
             return index
     raise IptablesError(

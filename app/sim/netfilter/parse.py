@@ -91,16 +91,23 @@ class _RuleBuilder:
         else:
             self.target = JumpTarget(chain=name)
 
-    def owner(self, option: str) -> Extension | None:
-        """The loaded extension that takes `option`: the target, then the newest match."""
+    def owner(self, option: str) -> tuple[Extension, str] | None:
+        """The loaded extension that takes `option` and the option's full spelling: an exact
+        name first (target, then the newest match), else an unambiguous abbreviation, as
+        getopt_long(3) accepts one (`--dport` after `-m multiport` is its `--dports`)."""
         loaded: list[Extension] = [*([self.target] if self.target else []), *self.modules[::-1]]
         for ext in loaded:
             if option in ext.options:
-                return ext
+                return ext, option
+        prefixed = [
+            (ext, name) for ext in loaded for name in ext.options if name.startswith(option)
+        ]
+        if len({(id(ext), ext.options[name][0]) for ext, name in prefixed}) == 1:
+            return prefixed[0]
         proto = _IMPLICIT_PROTO_MATCH.get(self.info().proto)
-        loaded = any(m.name == proto for m in self.modules)
-        if proto and not loaded and option in MATCHES[proto].options:
-            return self.load_match(proto)  # iptables loads `-m tcp` for `-p tcp` by itself
+        has_proto = any(m.name == proto for m in self.modules)
+        if proto and not has_proto and option in MATCHES[proto].options and not prefixed:
+            return self.load_match(proto), option  # iptables loads `-m tcp` for `-p tcp`
         return None
 
     def build(self, raw: str) -> Rule:
@@ -180,9 +187,10 @@ def _take(builder: _RuleBuilder, argv: Sequence[str], i: int, token: str) -> int
 
 def _take_option(builder: _RuleBuilder, argv: Sequence[str], i: int, token: str) -> int:
     option, eq, inline = token.partition("=")
-    ext = builder.owner(option) if option.startswith("--") else None
-    if ext is None:
+    found = builder.owner(option) if option.startswith("--") and len(option) > 2 else None
+    if found is None:
         raise param(f'unknown option "{token}"')
+    ext, option = found
     canonical, nargs = ext.options[option]
     if eq:
         args, used = [inline, *argv[i + 1 : i + nargs]], nargs
@@ -308,6 +316,12 @@ def _finish_command(cmd: Command, rest: list[str]) -> Command:
     takes_rule = cmd.action in "ACIR" or (cmd.action == "D" and cmd.number is None)
     if takes_rule:
         cmd.rule = parse_rule_args(spec)
+        target = cmd.rule.target
+        if cmd.table == "nat" and isinstance(target, VerdictTarget) and target.name == "DROP":
+            raise param(
+                '\nThe "nat" table is not intended for filtering, '
+                "the use of DROP is therefore inhibited.\n\n"
+            )
     elif spec:
         raise IptablesError(f"Bad argument `{spec[0]}'", kind="bare")
     return cmd

@@ -15,7 +15,9 @@ from app.sim.netfilter.errors import ext_param, param
 from app.sim.netfilter.model import RuleInfo, Target
 from app.sim.netfilter.values import parse_ipv4, parse_port
 
-_PORT_PROTOS = (6, 17, 33, 132)  # tcp, udp, dccp, sctp
+# libxt_*NAT.c accept a port range for these protocols (icmp too, despite the message);
+# `! -p tcp` passes, since only the protocol number is looked at.
+_PORT_PROTOS = (1, 6, 17, 33, 132)
 
 
 def _port_range(text: str) -> tuple[int, int]:
@@ -86,8 +88,7 @@ class NatTarget(Target):
         return False
 
     def _check_ports(self, nat: NatRange) -> None:
-        proto_ok = self.rule_info.proto in _PORT_PROTOS and not self.rule_info.proto_inverted
-        if nat.min_port is not None and not proto_ok:
+        if nat.min_port is not None and self.rule_info.proto not in _PORT_PROTOS:
             raise param("Need TCP, UDP, SCTP or DCCP with port specification")
 
     def set_option(self, option: str, args: list[str], inverted: bool) -> None:
