@@ -121,7 +121,9 @@ class _PacketRun:
         self.route: Route | None = None
         self.conn: Connection | None = None
         self.direction = ORIGINAL
-        self.ctstate = "UNTRACKED"
+        # Before nf_conntrack_in (e.g. in raw) no conntrack is attached: xt_conntrack calls
+        # that INVALID. A netns without conntrack keeps it so.
+        self.ctstate = "INVALID"
         self.ct_done = False
         self.notrack = False
 
@@ -205,8 +207,10 @@ class _PacketRun:
         if self.ct_done or hook not in (Hook.PREROUTING, Hook.OUTPUT):
             return
         self.ct_done = True
-        if self.notrack or self.conntrack is None:
+        if self.notrack:
             self.ctstate = "UNTRACKED"
+            return
+        if self.conntrack is None:
             return
         found = self.conntrack.lookup(self.packet, self.clock)
         self.conn, self.direction, self.ctstate = found.conn, found.direction, found.ctstate

@@ -125,6 +125,10 @@ class Walker:
         rule.packets += 1
         rule.bytes += ctx.packet.length
         result = rule.target.apply(ctx) if rule.target else TargetResult(Verdict.CONTINUE)
+        if ctx.notrack:
+            # CT --notrack attaches the untracked conntrack at once (xt_CT.c,
+            # nf_ct_set(skb, NULL, IP_CT_UNTRACKED)): the next rules already see UNTRACKED.
+            ctx.ctstate = "UNTRACKED"
         verdict = result.verdict
         if verdict in NAT_VERDICTS:
             packet = self.on_nat(result, ctx)
