@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from app import cli
+from app.config import ROOT
 
 
 def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -46,10 +47,13 @@ def test_serve_reports_an_unusable_database_clearly(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
-def test_help_lists_the_registered_commands() -> None:
+def test_every_command_module_is_wired_into_the_console_script() -> None:
+    modules = {f"app.{path.stem}" for path in (ROOT / "app").glob("cli_*.py")}
+    assert modules <= set(cli.COMMAND_MODULES)
     result = _run("--help")
     assert result.returncode == 0
-    for name in ("serve", "trace", *cli.COMMANDS):
+    cli.build_parser()  # imports COMMAND_MODULES, as the console script does
+    for name in ("serve", "trace", "render", *cli.COMMANDS):
         assert name in result.stdout
 
 
