@@ -64,6 +64,21 @@ class Connection:
             return None
         return self.reply.dst, self.reply.dport
 
+    def to_json(self, ctstate: str, now: float) -> dict[str, object]:
+        """The trace's `conntrack` object (CONTRACTS.md) plus `state`, `snat_port`, `listing`."""
+        dnat, snat = self.dnat_to, self.snat_to
+        return {
+            "orig": f"{endpoint(self.orig.src, self.orig.sport)} -> "
+            f"{endpoint(self.orig.dst, self.orig.dport)}",
+            "reply": f"{endpoint(self.reply.src, self.reply.sport)} -> "
+            f"{endpoint(self.reply.dst, self.reply.dport)}",
+            "dnat_to": endpoint(*dnat) if dnat else None,
+            "snat_to": snat[0] if snat else None,
+            "snat_port": snat[1] if snat else None,
+            "state": ctstate,
+            "listing": format_entry(self, now),
+        }
+
     def ctstatus(self) -> frozenset[str]:
         """Status words for `-m conntrack --ctstatus/--ctstate DNAT|SNAT`."""
         return frozenset(self.status)
@@ -123,20 +138,24 @@ class Conntrack:
         if manip == "DST":
             conn.dst_bound = True
             if ip is not None:
-                new_port = port if port is not None else conn.orig.dport
-                conn.reply = FiveTuple(
-                    conn.reply.proto, ip, new_port, conn.reply.dst, conn.reply.dport
-                )
-                if (ip, new_port) != (conn.orig.dst, conn.orig.dport):
-                    conn.status.add("DNAT")
+                self._bind_dst(conn, ip, port)
             return
         conn.src_bound = True
-        if ip is None:
-            return
+        if ip is not None:
+            self._bind_src(conn, ip, port, port_offset)
+
+    @staticmethod
+    def _bind_dst(conn: Connection, ip: str, port: int | None) -> None:
+        new_port = port if port is not None else conn.orig.dport
+        conn.reply = FiveTuple(conn.reply.proto, ip, new_port, conn.reply.dst, conn.reply.dport)
+        if (ip, new_port) != (conn.orig.dst, conn.orig.dport):
+            conn.status.add("DNAT")
+
+    def _bind_src(self, conn: Connection, ip: str, port: int | None, offset: int | None):
         new_port = port if port is not None else conn.orig.sport
-        if port is None and port_offset is not None:
+        if port is None and offset is not None:
             low, high = _port_class(conn.orig.sport)
-            new_port = low + port_offset % (high - low + 1)
+            new_port = low + offset % (high - low + 1)
         reply = FiveTuple(conn.reply.proto, conn.reply.src, conn.reply.sport, ip, new_port)
         if port is None:
             reply = self._free_reply(reply)

@@ -24,12 +24,12 @@ import random
 from collections.abc import Callable
 from ipaddress import ip_address
 
-from app.sim.conntrack import ORIGINAL, Connection, Conntrack, endpoint, format_entry
+from app.sim.conntrack import ORIGINAL, Connection, Conntrack
 from app.sim.netfilter.branches import Branch, explore, probability_31, summarize
 from app.sim.netfilter.context import MatchContext, TargetResult, Verdict
 from app.sim.netfilter.errors import IptablesError
-from app.sim.netfilter.hooks import NAT_MANIP, PRIORITY, Hook, tables_at
-from app.sim.netfilter.model import Rule, Ruleset
+from app.sim.netfilter.hooks import NAT_MANIP, PRIORITY, Hook, loads_conntrack, tables_at
+from app.sim.netfilter.model import Ruleset
 from app.sim.netfilter.packet_input import TraceInputError, parse_packet_json
 from app.sim.netfilter.walk import Walker, WalkError
 from app.sim.node import LOOPBACK, Node, Route
@@ -45,18 +45,6 @@ __all__ = [
 ]
 
 Chance = Callable[[float], bool]
-# Matches and targets whose checkentry calls nf_ct_netns_get (conntrack on for the netns).
-_CONNTRACK_MATCHES = {
-    "conntrack",
-    "state",
-    "connmark",
-    "connbytes",
-    "connlabel",
-    "connlimit",
-    "helper",
-    "cluster",
-}
-_CONNTRACK_TARGETS = {"DNAT", "SNAT", "MASQUERADE", "REDIRECT", "NETMAP", "CONNMARK", "CT"}
 
 
 def seeded_chance(rng: random.Random) -> Chance:
@@ -112,7 +100,7 @@ class _PacketRun:
         clock: float,
     ) -> None:
         self.ruleset, self.packet, self.node = ruleset, packet, node
-        self.conntrack = conntrack if conntrack is not None and _needs_conntrack(ruleset) else None
+        self.conntrack = conntrack if conntrack is not None and loads_conntrack(ruleset) else None
         self.chance, self.clock = chance, clock
         self.trace = Trace()
         self.in_iface: str | None = None
@@ -303,7 +291,7 @@ class _PacketRun:
         out = self.out_iface if delivered == "out" else None
         self.trace.final = Final(verdict, delivered, out, self.packet, dropped_by, reason)
         if conn is not None and "CONFIRMED" in conn.status:
-            self.trace.conntrack = conntrack_json(conn, self.ctstate, self.clock)
+            self.trace.conntrack = conn.to_json(self.ctstate, self.clock)
 
 
 def explore_branches(
@@ -337,44 +325,6 @@ def explore_branches(
         )
 
     return explore(run)
-
-
-def conntrack_json(conn: Connection, ctstate: str, clock: float) -> dict[str, object]:
-    """The trace's `conntrack` object (CONTRACTS.md) plus `state`, `snat_port`, `listing`."""
-    dnat, snat = conn.dnat_to, conn.snat_to
-    return {
-        "orig": f"{endpoint(conn.orig.src, conn.orig.sport)} -> "
-        f"{endpoint(conn.orig.dst, conn.orig.dport)}",
-        "reply": f"{endpoint(conn.reply.src, conn.reply.sport)} -> "
-        f"{endpoint(conn.reply.dst, conn.reply.dport)}",
-        "dnat_to": endpoint(*dnat) if dnat else None,
-        "snat_to": snat[0] if snat else None,
-        "snat_port": snat[1] if snat else None,
-        "state": ctstate,
-        "listing": format_entry(conn, clock),
-    }
-
-
-def _needs_conntrack(ruleset: Ruleset) -> bool:
-    """Conntrack runs in a netns only when a rule asks for it at load time
-    (nf_ct_netns_get: NAT targets, conntrack-based matches, CONNMARK, CT with a template).
-    A nat table without NAT targets does not: its chains are then never walked, because
-    nf_nat_inet_fn finds no conntrack on the packet (the kernel's trace shows none).
-    `CT --notrack` and NOTRACK do not load conntrack either."""
-    return any(
-        _loads_conntrack(rule)
-        for table in ruleset.tables.values()
-        for chain in table.chains.values()
-        for rule in chain.rules
-    )
-
-
-def _loads_conntrack(rule: Rule) -> bool:
-    target = rule.target
-    notrack = target is not None and target.name == "CT" and "--notrack" in target.save_args()
-    if target is not None and target.name in _CONNTRACK_TARGETS and not notrack:
-        return True
-    return any(match.name in _CONNTRACK_MATCHES for match in rule.matches)
 
 
 def trace_json(

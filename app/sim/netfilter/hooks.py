@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from app.sim.netfilter.model import Ruleset
+from app.sim.netfilter.model import Rule, Ruleset
 
 
 class Hook(StrEnum):
@@ -91,3 +91,39 @@ def tables_at(hook: Hook, ruleset: Ruleset) -> list[tuple[str, int]]:
         for table, prio in sorted(HOOK_TABLES[hook], key=lambda item: item[1])
         if table in ruleset.tables and hook.value in ruleset.tables[table].chains
     ]
+
+
+# Matches and targets whose checkentry calls nf_ct_netns_get (conntrack on for the netns).
+_CONNTRACK_MATCHES = {
+    "conntrack",
+    "state",
+    "connmark",
+    "connbytes",
+    "connlabel",
+    "connlimit",
+    "helper",
+    "cluster",
+}
+_CONNTRACK_TARGETS = {"DNAT", "SNAT", "MASQUERADE", "REDIRECT", "NETMAP", "CONNMARK", "CT"}
+
+
+def loads_conntrack(ruleset: Ruleset) -> bool:
+    """Conntrack runs in a netns only when a rule asks for it at load time
+    (nf_ct_netns_get: NAT targets, conntrack-based matches, CONNMARK, CT with a template).
+    A nat table without NAT targets does not: its chains are then never walked, because
+    nf_nat_inet_fn finds no conntrack on the packet (the kernel's trace shows none).
+    `CT --notrack` and NOTRACK do not load conntrack either."""
+    return any(
+        _loads_conntrack(rule)
+        for table in ruleset.tables.values()
+        for chain in table.chains.values()
+        for rule in chain.rules
+    )
+
+
+def _loads_conntrack(rule: Rule) -> bool:
+    target = rule.target
+    notrack = target is not None and target.name == "CT" and "--notrack" in target.save_args()
+    if target is not None and target.name in _CONNTRACK_TARGETS and not notrack:
+        return True
+    return any(match.name in _CONNTRACK_MATCHES for match in rule.matches)

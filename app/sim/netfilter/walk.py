@@ -108,19 +108,7 @@ class Walker:
         failed = _first_failure(rule, ctx)
         if failed is not None:
             if not self.matched_only:
-                args = rule.matches[failed].save_args()
-                words = explain.miss(args, ctx.packet, ctx.in_iface, ctx.out_iface)
-                self._step(
-                    ctx,
-                    chain.name,
-                    position + 1,
-                    "rule",
-                    "CONTINUE",
-                    rule_text(chain.name, rule),
-                    words,
-                    matched=False,
-                    failed=args,
-                )
+                self._miss(ctx, chain.name, position, rule, rule.matches[failed].save_args())
             return None
         rule.packets += 1
         rule.bytes += ctx.packet.length
@@ -129,7 +117,19 @@ class Walker:
             # CT --notrack attaches the untracked conntrack at once (xt_CT.c,
             # nf_ct_set(skb, NULL, IP_CT_UNTRACKED)): the next rules already see UNTRACKED.
             ctx.ctstate = "UNTRACKED"
-        verdict = result.verdict
+        return self._act(result, frame, position, table, ctx, frames)
+
+    def _act(
+        self,
+        result: TargetResult,
+        frame: _Frame,
+        position: int,
+        table: Table,
+        ctx: MatchContext,
+        frames: list[_Frame],
+    ) -> str | None:
+        """Record the matched rule and follow its verdict."""
+        chain, rule, verdict = frame.chain, frame.chain.rules[position], result.verdict
         if verdict in NAT_VERDICTS:
             packet = self.on_nat(result, ctx)
             ctx.packet = packet or ctx.packet
@@ -173,6 +173,15 @@ class Walker:
         words = explain.policy(chain.name, policy, after_return)
         self._step(ctx, chain.name, None, "policy", policy, None, words)
         return policy
+
+    def _miss(
+        self, ctx: MatchContext, chain: str, position: int, rule: Rule, failed: list[str]
+    ) -> None:
+        words = explain.miss(failed, ctx.packet, ctx.in_iface, ctx.out_iface)
+        text = rule_text(chain, rule)
+        self._step(
+            ctx, chain, position + 1, "rule", "CONTINUE", text, words, matched=False, failed=failed
+        )
 
     def _hit(
         self,

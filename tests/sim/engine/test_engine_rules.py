@@ -242,3 +242,23 @@ def test_the_walker_stops_a_loop_in_a_model_edited_behind_the_parser(lab):
     node.ruleset.tables["filter"].chains["B"].rules.append(parse_rule_args(["-j", "A"]))
     with pytest.raises(WalkError, match="deeper than 16"):
         node.send(Packet("192.168.49.100", "10.244.1.5", "tcp", 40000, 80))
+
+
+def test_in_raw_no_conntrack_is_attached_yet_so_ctstate_is_invalid(trace):
+    # Kernel-checked: raw runs at -300, before nf_conntrack_in at -200.
+    text = (
+        "*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+        "-A PREROUTING -m conntrack --ctstate NEW -j MARK --set-xmark 0x1/0x1\n"
+        "-A PREROUTING -m conntrack --ctstate INVALID -j MARK --set-xmark 0x2/0x2\n"
+        "-A PREROUTING -p udp -j CT --notrack\n"
+        "-A PREROUTING -p udp -m conntrack --ctstate UNTRACKED -j MARK --set-xmark 0x4/0x4\n"
+        "COMMIT\n"
+    ) + filter_rules("-A INPUT -m conntrack --ctstate NEW -j ACCEPT")
+    tcp = trace(text, dst="192.168.49.2", dport=80, matched_only=True)
+    assert [(s["chain"], s["rule"]) for s in tcp["steps"] if s["kind"] == "rule"] == [
+        ("PREROUTING", 2),
+        ("INPUT", 1),  # NEW once conntrack has seen it
+    ]
+    udp = trace(text, proto="udp", dst="192.168.49.2", dport=53, matched_only=True)
+    assert [s["rule"] for s in udp["steps"] if s["kind"] == "rule"] == [2, 3, 4]
+    assert udp["steps"][-1]["packet"]["mark"] == "0x6"
