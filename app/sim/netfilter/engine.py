@@ -306,13 +306,14 @@ def explore_branches(
     matched_only: bool = False,
 ) -> list[Branch]:
     """Every path the packet can take through `-m statistic --mode random` rules, each with
-    its probability (they sum to 1). Each path runs on its own copy of the ruleset, node and
-    conntrack, so the caller's state is left as it was."""
+    its probability (they sum to 1). Each path runs on its own copy of the node and the
+    conntrack table, and the rule counters it bumped are taken back afterwards, so the
+    caller's state is left as it was (and a big ruleset is not copied per path)."""
 
     def run(chance: Chance) -> Trace:
-        rules, here, table = copy.deepcopy((ruleset, node, conntrack))
-        return trace_packet(
-            rules,
+        here, table = copy.deepcopy((node, conntrack))
+        trace = trace_packet(
+            ruleset,
             packet,
             here,
             table,
@@ -323,8 +324,23 @@ def explore_branches(
             chance=chance,
             matched_only=matched_only,
         )
+        _take_back_counters(ruleset, trace)
+        return trace
 
     return explore(run)
+
+
+def _take_back_counters(ruleset: Ruleset, trace: Trace) -> None:
+    """Undo what a trace added to the counters: one packet per matched rule and policy."""
+    for step in trace.steps:
+        chain = ruleset.tables[step.table].chains[step.chain]
+        if step.kind == "policy":
+            chain.packets -= 1
+            chain.bytes -= step.packet.length
+        elif step.kind == "rule" and step.matched and step.rule is not None:
+            rule = chain.rules[step.rule - 1]
+            rule.packets -= 1
+            rule.bytes -= step.packet.length
 
 
 def trace_json(

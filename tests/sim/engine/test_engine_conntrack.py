@@ -154,7 +154,11 @@ def test_explore_all_branches_gives_each_endpoint_one_third(lab):
         assert abs(share - Fraction(1, 3)) < Fraction(1, 10**9)
     # P = lround(p * 2^31) exactly as the kernel compares: 715827883 / 2^31 for 0.33333333349.
     assert shares["10.244.1.1:8080"] == Fraction(715827883, 1 << 31)
-    assert node.conntrack.connections == []  # exploring leaves the node's state alone
+    # Exploring leaves the node's state alone: no connection, no counter, no nth step.
+    assert node.conntrack.connections == []
+    nat = node.ruleset.tables["nat"]
+    assert all(r.packets == 0 for c in nat.chains.values() for r in c.rules)
+    assert all(c.packets == 0 for c in nat.chains.values())
 
 
 def test_trace_json_all_branches_lists_every_path_with_its_chains():
