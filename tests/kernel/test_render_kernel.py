@@ -524,3 +524,42 @@ def test_random_rules_agree_with_the_kernel(netns: str, seed: int) -> None:
             assert run_iptables(ruleset, argv).stdout == _ns(netns, "iptables", *argv).stdout
     kernel_save = _without_comments(_ns(netns, "iptables-save").stdout)
     assert render_save(ruleset) == kernel_save
+
+
+def _random_command(rng: random.Random, table: str) -> str:
+    """One random `iptables` command over chains A, B, C (which come and go)."""
+    user = ["A", "B", "C"]
+    chain = rng.choice([*BUILTIN_CHAINS[table], *user, "NOPE"])
+    rule = _random_rule(rng, table).replace("USER", rng.choice(user))
+    number = str(rng.choice([1, 1, 2, 3, 5, 0]))
+    choices = {
+        "A": f"-A {chain} {rule}",
+        "I": f"-I {chain} {rng.choice(['', number])} {rule}",
+        "D": rng.choice([f"-D {chain} {number}", f"-D {chain} {rule}"]),
+        "R": f"-R {chain} {number} {rule}",
+        "N": f"-N {rng.choice(user)}",
+        "X": rng.choice([f"-X {rng.choice(user)}", "-X"]),
+        "E": f"-E {rng.choice(user)} {rng.choice([*user, 'D'])}",
+        "F": rng.choice([f"-F {chain}", "-F"]),
+        "Z": rng.choice([f"-Z {chain}", "-Z"]),
+        "P": f"-P {chain} {rng.choice(['ACCEPT', 'DROP', 'FOO'])}",
+        "C": f"-C {chain} {rule}",
+        "S": rng.choice([f"-S {chain}", f"-S {chain} {number}", "-S"]),
+        "L": rng.choice([f"-L {chain} -n", f"-L {chain} {number} -n -v", "-L -n -v -x"]),
+    }
+    return choices[rng.choice("AAAAIIDDRNNXXEFZPCSLL")]
+
+
+@pytest.mark.parametrize("seed", range(1, 5))
+def test_random_command_sequences_agree_with_the_kernel(netns: str, seed: int) -> None:
+    rng = random.Random(seed)
+    ruleset = Ruleset()
+    for _ in range(300):
+        table = rng.choice(("filter", "nat", "mangle", "raw"))
+        argv = ["-t", table, *shlex.split(_random_command(rng, table))]
+        real, mine = _ns(netns, "iptables", *argv), run_iptables(ruleset, argv)
+        assert (mine.status, mine.stdout, mine.stderr) == (
+            real.returncode,
+            real.stdout,
+            real.stderr,
+        ), shlex.join(argv)

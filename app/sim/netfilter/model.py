@@ -162,10 +162,16 @@ class Chain:
 
 @dataclass
 class Table:
-    """A table and its chains, builtin chains first in iptables' order, then user chains."""
+    """A table and its chains, builtin chains first in iptables' order, then user chains.
+
+    `lazy` names the builtin chains iptables-nft has not yet created in the kernel: it
+    creates a base chain on first use (-A, -I, -P, -F, a restore `:CHAIN` line) and only
+    fakes the others in listings, so a few commands answer differently for them.
+    """
 
     name: str
     chains: dict[str, Chain] = field(default_factory=dict)
+    lazy: set[str] = field(default_factory=set)
 
     @classmethod
     def empty(cls, name: str) -> Table:
@@ -173,6 +179,7 @@ class Table:
         table = cls(name)
         for chain in BUILTIN_CHAINS[name]:
             table.chains[chain] = Chain(chain, policy="ACCEPT")
+        table.lazy = set(BUILTIN_CHAINS[name])
         return table
 
 

@@ -46,6 +46,13 @@ def get_chain(table: Table, name: str) -> Chain:
     return table.chains[name]
 
 
+def _existing(table: Table, name: str) -> Chain:
+    """A chain that must exist in the kernel (a builtin one not yet created does not)."""
+    if name in table.lazy:
+        raise no_such_chain()
+    return get_chain(table, name)
+
+
 def jump_of(rule: Rule) -> str | None:
     """The user chain a rule jumps or goes to, if any."""
     return rule.target.chain if isinstance(rule.target, JumpTarget) else None
@@ -131,22 +138,39 @@ def check_rule(table: Table, chain: str, rule: Rule, action: str = "RULE_APPEND"
         return
     if target in BUILTIN_CHAINS[table.name]:
         raise kernel_error(action, "Operation not supported", chain)
-    if target not in table.chains:
-        raise param(f"Chain '{target}' does not exist")
+    _jump_exists(table, rule)
     if hooks and _loops(table, chain, target):
         raise kernel_error(action, "Too many links", chain)
     if hooks and not _subtree_ok(table, target, hooks):
         raise kernel_error(action, "Invalid argument", chain)
 
 
+def _bad_rule() -> IptablesError:
+    return IptablesError(
+        "Bad rule (does a matching rule exist in that chain?).", OTHER_PROBLEM, "plain"
+    )
+
+
+def _jump_exists(table: Table, rule: Rule) -> None:
+    """iptables looks the jump target up before anything else (xshared.c)."""
+    target = jump_of(rule)
+    if target is not None and target not in table.chains:
+        raise param(f"Chain '{target}' does not exist")
+
+
 def insert_rule(table: Table, chain: str, rule: Rule, position: int | None = None) -> None:
     """`-A` (position None) or `-I chain N` (1-based)."""
+    check_ifaces(chain, rule)
+    _jump_exists(table, rule)
     target = get_chain(table, chain)
-    action = "RULE_APPEND" if position is None else "RULE_INSERT"
+    # iptables-nft turns an insert at the end of a non-empty chain into an append.
+    at_end = position is None or (position == len(target.rules) + 1 and target.rules)
+    action = "RULE_APPEND" if at_end else "RULE_INSERT"
     if position is not None and position > len(target.rules) + 1:
         raise IptablesError("Index of insertion too big.", OTHER_PROBLEM, "plain")
     check_rule(table, chain, rule, action)
     target.rules.insert(len(target.rules) if position is None else position - 1, rule)
+    table.lazy.discard(chain)
 
 
 def new_chain(table: Table, name: str) -> None:
@@ -181,20 +205,25 @@ def delete_all_chains(table: Table) -> None:
             raise kernel_error("CHAIN_DEL", "Device or resource busy", name)
     for name in users:
         del table.chains[name]
+    # iptables-nft's -X also removes base chains that are empty with policy ACCEPT.
+    for chain in table.chains.values():
+        if chain.builtin and not chain.rules and chain.policy == "ACCEPT":
+            table.lazy.add(chain.name)
 
 
 def flush(table: Table, name: str | None) -> None:
     """`-F [chain]`: remove rules, keep chains and policies."""
     chains = [get_chain(table, name)] if name else list(table.chains.values())
+    table.lazy.discard(name or "")
     for chain in chains:
         chain.rules.clear()
 
 
 def rename_chain(table: Table, old: str, new: str) -> None:
     """`-E OLD NEW`: rename a user chain; jumps follow the new name."""
-    chain = get_chain(table, old)
     if new in table.chains:
         raise IptablesError("File exists.", OTHER_PROBLEM, "plain")
+    chain = get_chain(table, old)
     if chain.builtin:
         raise IptablesError(
             "Invalid argument. Run `dmesg' for more information.", OTHER_PROBLEM, "plain"
@@ -209,13 +238,14 @@ def rename_chain(table: Table, old: str, new: str) -> None:
 
 def set_policy(table: Table, name: str, policy: str) -> None:
     """`-P CHAIN ACCEPT|DROP` (and a builtin chain's line in a restore file)."""
-    if name not in BUILTIN_CHAINS[table.name]:
-        raise IptablesError("Bad built-in chain name.", OTHER_PROBLEM, "plain")
     if policy not in ("ACCEPT", "DROP"):
         raise IptablesError(
             "Bad policy name. Run `dmesg' for more information.", OTHER_PROBLEM, "plain"
         )
+    if name not in BUILTIN_CHAINS[table.name]:
+        raise IptablesError("Bad built-in chain name.", OTHER_PROBLEM, "plain")
     table.chains[name].policy = policy
+    table.lazy.discard(name)
 
 
 def rule_key(rule: Rule) -> list[list[str]]:
@@ -226,30 +256,35 @@ def rule_key(rule: Rule) -> list[list[str]]:
 def find_rule(table: Table, chain: str, rule: Rule) -> int:
     """The 0-based position of the first rule equal to `rule`, or the kernel's refusal."""
     key = rule_key(rule)
-    rules = get_chain(table, chain).rules
     check_ifaces(chain, rule)
+    _jump_exists(table, rule)
+    if chain not in table.chains or chain in table.lazy:
+        raise _bad_rule()
+    rules = table.chains[chain].rules
     for index, candidate in enumerate(rules):
         if rule_key(candidate) == key:
             return index
-    raise IptablesError(
-        "Bad rule (does a matching rule exist in that chain?).", OTHER_PROBLEM, "plain"
-    )
+    raise _bad_rule()
 
 
 def delete_rule(table: Table, chain: str, number: int | None, rule: Rule | None) -> None:
     """`-D chain N` or `-D chain RULE-SPEC`."""
-    rules = get_chain(table, chain).rules
+    if number is None:
+        index = find_rule(table, chain, rule)  # type: ignore[arg-type]
+        del table.chains[chain].rules[index]
+        return
+    rules = _existing(table, chain).rules
     if number is not None:
         if number > len(rules):
             raise IptablesError("Index of deletion too big.", OTHER_PROBLEM, "plain")
         del rules[number - 1]
-        return
-    del rules[find_rule(table, chain, rule)]  # type: ignore[arg-type]
 
 
 def replace_rule(table: Table, chain: str, number: int, rule: Rule) -> None:
     """`-R chain N RULE-SPEC`."""
-    rules = get_chain(table, chain).rules
+    check_ifaces(chain, rule)
+    _jump_exists(table, rule)
+    rules = _existing(table, chain).rules
     if number > len(rules):
         raise IptablesError("Index of replacement too big.", OTHER_PROBLEM, "plain")
     old = rules.pop(number - 1)
@@ -262,6 +297,8 @@ def replace_rule(table: Table, chain: str, number: int, rule: Rule) -> None:
 
 def zero(table: Table, chain: str | None, number: int | None) -> None:
     """`-Z [chain [N]]`: reset packet and byte counters."""
+    if chain in table.lazy:
+        raise _bad_rule() if number is not None else no_such_chain()
     chains = [get_chain(table, chain)] if chain else list(table.chains.values())
     for target in chains:
         if number is None:

@@ -318,13 +318,20 @@ def _finish_command(cmd: Command, rest: list[str]) -> Command:
         cmd.rule = parse_rule_args(spec)
         target = cmd.rule.target
         if cmd.table == "nat" and isinstance(target, VerdictTarget) and target.name == "DROP":
-            raise param(
-                '\nThe "nat" table is not intended for filtering, '
-                "the use of DROP is therefore inhibited.\n\n"
-            )
+            raise _nat_drop()
     elif spec:
         raise IptablesError(f"Bad argument `{spec[0]}'", kind="bare")
+    if cmd.action == "P" and cmd.table == "nat" and cmd.extra == "DROP":
+        raise _nat_drop()
     return cmd
+
+
+def _nat_drop() -> IptablesError:
+    """iptables refuses DROP (as a target or a policy) in the nat table by itself."""
+    return param(
+        '\nThe "nat" table is not intended for filtering, '
+        "the use of DROP is therefore inhibited.\n\n"
+    )
 
 
 def apply_edit(ruleset: Ruleset, cmd: Command) -> None:

@@ -37,6 +37,8 @@ def test_append_insert_replace_delete_edit_the_chain() -> None:
         "-A INPUT -p udp -j ACCEPT\n"
         "-A INPUT -p tcp -m tcp --dport 2222 -j ACCEPT\n"
     )
+    assert ipt(rs, "-D INPUT 9").stderr == "iptables: Index of deletion too big.\n"
+    assert ipt(rs, "-R INPUT 9 -j DROP").stderr == "iptables: Index of replacement too big.\n"
     assert ipt(rs, "-D INPUT -p udp -j ACCEPT").ok
     assert ipt(rs, "-D INPUT 1").ok
     assert ipt(rs, "-C INPUT -p tcp --dport 22 -j ACCEPT").ok
@@ -70,7 +72,13 @@ def test_append_insert_replace_delete_edit_the_chain() -> None:
             "iptables v1.8.9 (nf_tables):  RULE_APPEND failed (Invalid argument): "
             "rule in chain INPUT\n",
         ),
-        ("-D INPUT 3", 1, "iptables: Index of deletion too big.\n"),
+        # a builtin chain nothing has used yet does not exist in the kernel (iptables-nft)
+        ("-D INPUT 3", 1, "iptables: No chain/target/match by that name.\n"),
+        (
+            "-D INPUT -j DROP",
+            1,
+            "iptables: Bad rule (does a matching rule exist in that chain?).\n",
+        ),
         (
             "-I INPUT 0 -j ACCEPT",
             2,
