@@ -72,8 +72,7 @@ def trace_packet(
     `rng` (explore_branches forces outcomes with it). The chain index is used when only
     matched steps are wanted, unless `use_index` says otherwise. `conntrack` None means the
     node tracks nothing (no NAT happens)."""
-    run = _PacketRun(ruleset, packet, node, conntrack, chance or seeded_chance(rng), clock)
-    run.rng = rng
+    run = _PacketRun(ruleset, packet, node, conntrack, rng, chance or seeded_chance(rng), clock)
     run.walker = Walker(
         run.trace, run.on_nat, matched_only, matched_only if use_index is None else use_index
     )
@@ -87,8 +86,7 @@ def trace_packet(
 class _PacketRun:
     """The state of one packet on its way through the node."""
 
-    walker: Walker
-    rng: random.Random
+    walker: Walker  # set by trace_packet: it needs this run's NAT handler
 
     def __init__(
         self,
@@ -96,12 +94,13 @@ class _PacketRun:
         packet: Packet,
         node: Node,
         conntrack: Conntrack | None,
+        rng: random.Random,
         chance: Chance,
         clock: float,
     ) -> None:
         self.ruleset, self.packet, self.node = ruleset, packet, node
         self.conntrack = conntrack if conntrack is not None and loads_conntrack(ruleset) else None
-        self.chance, self.clock = chance, clock
+        self.rng, self.chance, self.clock = rng, chance, clock
         self.trace = Trace()
         self.in_iface: str | None = None
         self.out_iface: str | None = None
@@ -250,8 +249,9 @@ class _PacketRun:
 
     def on_nat(self, result: TargetResult, ctx: MatchContext) -> Packet | None:
         """Bind a NAT target's translation to the connection; the rewritten packet."""
-        assert self.conn is not None and self.conntrack is not None
         nat, packet = result.nat, ctx.packet
+        if self.conn is None or self.conntrack is None:
+            return packet  # nat chains only run for tracked packets; nothing to bind to
         ip = nat.min_ip if nat else None
         port = nat.min_port if nat else None
         manip = "DST" if result.verdict in (Verdict.DNAT, Verdict.REDIRECT) else "SRC"
