@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from app.cli import main
 from app.sim.netfilter.engine import TraceInputError, trace_json
@@ -154,3 +156,39 @@ def test_cli_missing_ruleset_file_exits_2(capsys):
     status = main(["trace", "--ruleset", "/nonexistent/rules", "--packet", json.dumps(PACKET)])
     assert status == 2
     assert "cannot read the ruleset file /nonexistent/rules" in capsys.readouterr().err
+
+
+values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-5, 70000)
+    | st.text(max_size=20)
+    | st.sampled_from(["tcp", "udp", "external", "local", "10.96.0.10", "cni0", "eth0"]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=6,
+)
+keys = st.sampled_from(
+    [
+        *PACKET,
+        "in_iface",
+        "node_ip",
+        "local_ips",
+        "pod_cidr",
+        "pod_iface",
+        "sysctls",
+        "mark",
+        "tcp_flags",
+        "other",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(changes=st.dictionaries(keys, values, max_size=4))
+def test_any_packet_json_gives_a_trace_or_a_clear_error(changes):
+    try:
+        result = trace_json(RULES, {**PACKET, **changes})
+    except TraceInputError as err:
+        assert err.message.startswith("packet: ")
+    else:
+        assert result["final"]["verdict"] in {"ACCEPT", "DROP", "REJECT"}

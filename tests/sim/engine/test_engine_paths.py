@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from engine_helpers import chains, kernel_view
 
+from app.sim.packet import Packet
+
 ALL_TABLES = """*raw
 :PREROUTING ACCEPT [0:0]
 :OUTPUT ACCEPT [0:0]
@@ -280,3 +282,10 @@ def test_service_without_endpoints_is_rejected_in_filter(trace, seed_rules):
     assert "icmp-port-unreachable" in reject[0]["explain"]["en"]
     assert kernel_view(result)[-1] == ("filter", "KUBE-SERVICES", 1, "rule", "DROP")
     assert (result["final"]["verdict"], result["final"]["delivered"]) == ("REJECT", None)
+
+
+def test_trace_kernel_view_is_the_contract_projection(lab, seed_rules):
+    node = lab(seed_rules)
+    trace = node.send(Packet("192.168.49.100", "10.96.0.99", "tcp", 40000, 80))
+    assert trace.kernel_view() == kernel_view(trace.to_json())
+    assert trace.kernel_view()[-1] == ("filter", "KUBE-SERVICES", 1, "rule", "DROP")
