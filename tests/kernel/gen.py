@@ -12,8 +12,10 @@ What a case may contain, and why the limits:
   there is no loop, and hook-bound targets and matches stay legal: the kernel checks them
   against the hooks that can reach a rule (x_tables.c, xt_check_target).
 * matches: -s/-d/-p/-i/-o with `!`, tcp/udp ports (also ranges and `!`), multiport, mark,
-  addrtype LOCAL, conntrack states, statistic with probability 0 or 1 (deterministic), comment.
-* targets: ACCEPT, DROP, RETURN, jumps, gotos, MARK, LOG, no target, CT --notrack (raw),
+  addrtype LOCAL, conntrack and state, recent, statistic nth and random with probability 0 or
+  1 (deterministic), comment. Kernel state (recent lists, nth counters) starts afresh for
+  every packet: the suite reloads the ruleset, as the engine starts each trace afresh.
+* targets: ACCEPT, DROP, RETURN, jumps, gotos, MARK, CONNMARK, LOG, no target, CT --notrack (raw),
   REJECT (filter), DNAT and REDIRECT (nat PREROUTING/OUTPUT), SNAT and MASQUERADE (nat
   POSTROUTING, SNAT also nat INPUT).
 * packets: from a client on eth0, from a pod on cni0, or from the node itself; to the node,
@@ -148,12 +150,27 @@ def _modules(rng: random.Random, chain: _Chain, proto: str | None) -> list[str]:
         mods.append(f"-m addrtype {_neg(rng)}{side} LOCAL")
     if rng.random() < 0.15:  # in raw, before conntrack (-200) has run: INVALID or UNTRACKED
         mods.append(f"-m conntrack {_neg(rng)}--ctstate {rng.choice(CTSTATES)}")
+    if rng.random() < 0.06:
+        mods.append(f"-m state {_neg(rng)}--state {rng.choice(CTSTATES[:4])}")
+    if rng.random() < 0.08:
+        mods.append(_recent(rng))
+    if rng.random() < 0.05:
+        every = rng.choice((2, 3))
+        mods.append(f"-m statistic --mode nth --every {every} --packet {rng.randrange(every)}")
     if rng.random() < 0.08:
         probability = rng.choice(("0.00000000000", "1.00000000000"))
         mods.append(f"-m statistic --mode random --probability {probability}")
     if rng.random() < 0.1:
         mods.append('-m comment --comment "generated rule"')
     return mods
+
+
+def _recent(rng: random.Random) -> str:
+    """`-m recent` on one list: --set always matches; --rcheck/--update match an address
+    seen before, within 60 s when --seconds is given (xt_recent.c)."""
+    side = rng.choice(("--rsource", "--rdest"))
+    action = rng.choice(("--set", "--rcheck", "--update", "--rcheck --seconds 60"))
+    return f"-m recent {action} --name KPL --mask 255.255.255.255 {side}"
 
 
 def _ports(rng: random.Random) -> str:
@@ -184,7 +201,7 @@ def _target(rng: random.Random, chain: _Chain, reachable: list[_Chain], proto: s
 
 def _target_options(chain: _Chain, reachable: list[_Chain], proto: str | None) -> dict[str, int]:
     table, root = chain.table, chain.root
-    options = {"ACCEPT": 10, "RETURN": 8, "MARK": 10, "none": 6, "LOG": 2}
+    options = {"ACCEPT": 10, "RETURN": 8, "MARK": 10, "none": 6, "LOG": 2, "CONNMARK": 3}
     if reachable:
         options.update(jump=22, goto=7)
     if table != "nat":
@@ -198,6 +215,7 @@ def _target_options(chain: _Chain, reachable: list[_Chain], proto: str | None) -
         options["REDIRECT"] = 4 if proto else 0
     if table == "nat" and root == "POSTROUTING":
         options["MASQUERADE"] = 12
+        options["MASQUERADE --random-fully"] = 3
     if table == "nat" and root in ("POSTROUTING", "INPUT"):
         options["SNAT"] = 5
     return options
@@ -219,6 +237,12 @@ def _target_text(rng: random.Random, choice: str, proto: str | None) -> str:
         return "-j CT --notrack"
     if choice == "REDIRECT":
         return "-j REDIRECT --to-ports 8080"
+    if choice == "CONNMARK":
+        return rng.choice((
+            "-j CONNMARK --save-mark --nfmask 0xffffffff --ctmask 0xffffffff",
+            "-j CONNMARK --restore-mark --nfmask 0xffffffff --ctmask 0xffffffff",
+            "-j CONNMARK --set-xmark 0x2/0xffffffff",
+        ))  # fmt: skip
     if choice == "LOG":
         return '-j LOG --log-prefix "kpl "'
     if choice == "SNAT":

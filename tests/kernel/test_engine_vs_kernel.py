@@ -30,16 +30,18 @@ class Topologies:
     def __init__(self) -> None:
         self._open: dict[NodeConfig, Topology] = {}
 
-    def trace(self, ruleset: str, packet: dict) -> dict:
-        topo = self.loaded(ruleset, NodeConfig.of(packet))
+    def trace(self, ruleset: str, packet: dict, fresh: bool = False) -> dict:
+        """The kernel's trace of a first packet; `fresh` reloads the ruleset first, which
+        also resets per-rule kernel state (`-m recent` lists, nth counters)."""
+        topo = self.loaded(ruleset, NodeConfig.of(packet), fresh)
         topo.flush_state()
         return topo.trace(packet)
 
-    def loaded(self, ruleset: str, node: NodeConfig) -> Topology:
+    def loaded(self, ruleset: str, node: NodeConfig, fresh: bool = False) -> Topology:
         topo = self._open.get(node)
         if topo is None:
             topo = self._open[node] = Topology(node=node).__enter__()
-        if topo.ruleset != ruleset:
+        if fresh or topo.ruleset != ruleset:
             topo.load(ruleset)
         return topo
 
@@ -98,7 +100,7 @@ GENERATED = [gen.base_seed() + i for i in range(gen.case_count())]
 def test_generated_case(seed: int, topologies: Topologies) -> None:
     case = gen.case(seed)
     for packet in case.packets:
-        kernel = topologies.trace(case.ruleset, packet)
+        kernel = topologies.trace(case.ruleset, packet, fresh=True)
         report = disagreement(case.ruleset, packet, engine(case.ruleset, packet), kernel, seed)
         if report is not None:
             pytest.fail(report)
