@@ -19,6 +19,8 @@ _PACKET_FIELD = {
     "--source-port": "sport",
     "--destination-port": "dport",
     "--mark": "mark",
+    "--dst-type": "dst",
+    "--src-type": "src",
 }
 # `-m NAME` words that add nothing to a sentence (the option after them says it all).
 _SILENT_MODULES = {"tcp", "udp"}
@@ -58,7 +60,16 @@ def miss(failed: list[str], packet: Packet, in_iface: str | None, out_iface: str
     """A rule that did not match: name the first failing match and the packet's value."""
     text = describe(failed) or " ".join(failed)
     seen = _packet_value(failed, packet, in_iface, out_iface)
-    if seen:
+    if "statistic" in failed:
+        # Not a property of the packet: a random draw, or the rule's own counter (nth).
+        why_en, why_zh = (
+            ("not this packet's turn in the count", "计数未轮到这个数据包")
+            if "nth" in failed
+            else ("the random draw did not pick this rule", "随机抽取未选中该规则")
+        )
+        en = f"does not match: {text} ({why_en}); next rule"
+        zh = f"不匹配：{text}（{why_zh}），继续下一条规则"
+    elif seen:
         en = f"does not match: {text} (packet {seen[0]} {seen[1]}); next rule"
         zh = f"不匹配：{text}（数据包 {seen[0]} 为 {seen[1]}），继续下一条规则"
     else:

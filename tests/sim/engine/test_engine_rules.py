@@ -262,3 +262,19 @@ def test_in_raw_no_conntrack_is_attached_yet_so_ctstate_is_invalid(trace):
     udp = trace(text, proto="udp", dst="192.168.49.2", dport=53, matched_only=True)
     assert [s["rule"] for s in udp["steps"] if s["kind"] == "rule"] == [2, 3, 4]
     assert udp["steps"][-1]["packet"]["mark"] == "0x6"
+
+
+def test_a_statistic_miss_is_explained_as_a_draw_not_a_packet_property(trace):
+    rule = "-A FORWARD -m statistic --mode random --probability 0.00000000000 -j DROP"
+    step = trace(filter_rules(rule), dst="10.244.1.5", dport=80)["steps"][0]
+    assert step["explain"]["en"] == (
+        "does not match: -m statistic --mode random --probability 0.00000000000 "
+        "(the random draw did not pick this rule); next rule"
+    )
+    assert "随机抽取未选中该规则" in step["explain"]["zh"]
+
+
+def test_an_addrtype_miss_shows_the_address_it_looked_at(trace):
+    rule = "-A FORWARD -m addrtype --dst-type LOCAL -j DROP"
+    step = trace(filter_rules(rule), dst="10.244.1.5", dport=80)["steps"][0]
+    assert "(packet dst 10.244.1.5)" in step["explain"]["en"]
