@@ -15,7 +15,6 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from app.sim.cluster import controllers
 from app.sim.cluster.cluster import Cluster
 from app.sim.cluster.objects import (
     Container,
@@ -27,6 +26,7 @@ from app.sim.cluster.objects import (
     Service,
     ServicePort,
 )
+from app.sim.cluster.workloads import HASH_LABEL, MAX_PODS
 
 DAY = 86400
 HOUR = 3600
@@ -35,9 +35,13 @@ SEED_IMAGE = "jocatalin/kubernetes-bootcamp:v1"  # the tutorial app that listens
 
 
 def _nodes(cluster: Cluster, workers: int) -> None:
+    """`master` plus `workers` nodes; node i gets the i-th /24 of pods from 10.244.0.0/14."""
     cluster.add_node("master", "192.168.49.2", "10.244.0.0/24", control_plane=True)
     for i in range(1, workers + 1):
-        cluster.add_node(f"node{i}", f"192.168.49.{2 + i}", f"10.244.{i}.0/24")
+        address = f"192.168.{49 + (2 + i) // 256}.{(2 + i) % 256}"
+        cluster.add_node(f"node{i}", address, f"10.{244 + i // 256}.{i % 256}.0/24")
+    if workers > 255:  # past 10.244.0.0/16: widen the pod network kube-proxy treats as local
+        cluster.proxy_config["localDetector"] = {"mode": "ClusterCIDR", "cidr": "10.244.0.0/14"}
 
 
 def _pinned_workload(
@@ -57,7 +61,7 @@ def _pinned_workload(
     deploy = Deployment(
         cluster.new_meta(name, labels=dict(labels), creation=created), len(pods), labels, template
     )
-    rs_labels = labels | {controllers.HASH_LABEL: template_hash}
+    rs_labels = labels | {HASH_LABEL: template_hash}
     rs_meta = cluster.new_meta(f"{name}-{template_hash}", labels=rs_labels, creation=created)
     rs_meta.owner = ("Deployment", name)
     rs_meta.annotations["deployment.kubernetes.io/revision"] = "1"
@@ -70,6 +74,8 @@ def _pinned_workload(
     )
     cluster.deployments[("default", name)] = deploy
     cluster.replicasets[("default", rs_meta.name)] = rs
+    cluster._touch("Deployment", deploy.meta, "created")
+    cluster._touch("ReplicaSet", rs_meta, "created")
     for suffix, node, ip, when in pods:
         meta = cluster.new_meta(f"{rs_meta.name}-{suffix}", labels=dict(rs_labels), creation=when)
         meta.owner = ("ReplicaSet", rs_meta.name)
@@ -78,6 +84,7 @@ def _pinned_workload(
         )
         pod.phase, pod.started = "Running", when
         cluster.pods[("default", pod.name)] = pod
+        cluster._touch("Pod", meta, "created")
     return deploy
 
 
@@ -197,12 +204,13 @@ def random_cluster(
     """A seeded random cluster: `services` Deployments of `endpoints` pods, each exposed.
 
     A share of the Services is NodePort; the rest ClusterIP. Built in one batch, so even
-    10 000 Services come up quickly. Nodes get as many /24s of pods as they need.
+    10 000 Services come up quickly. More nodes are added when the pods would not fit in
+    `nodes` (a kubelet runs at most 110 pods).
     """
     rng = random.Random(f"{seed}/random-cluster")
     cluster = Cluster(seed)
     with cluster.batch():
-        _nodes(cluster, nodes)
+        _nodes(cluster, max(nodes, -(-services * endpoints // MAX_PODS)))
         for i in range(services):
             name = f"svc-{i:05d}"
             port = rng.choice((80, 443, 8080, 9090))

@@ -150,5 +150,8 @@ class AddressPool:
 
 
 def pod_ip(pod_cidr: str, host: int) -> str:
-    """The host-th address of a node's pod /24 (host-local IPAM counts up from .2)."""
-    return str(ipaddress.IPv4Network(pod_cidr).network_address + host)
+    """The host-th address of a node's pod /24 (host-local IPAM counts up from .2).
+
+    Plain text arithmetic: node pod CIDRs are always /24 here, and this runs once per pod.
+    """
+    return pod_cidr.split("/", 1)[0].rsplit(".", 1)[0] + f".{host}"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from app.sim.cluster.controllers import deployment_status, owned_pods
 from app.sim.cluster.endpoints import endpoints_subsets
 from app.sim.cluster.objects import (
     Container,
@@ -23,6 +22,7 @@ from app.sim.cluster.objects import (
     Service,
 )
 from app.sim.cluster.timefmt import rfc3339
+from app.sim.cluster.workloads import deployment_status, owned_pods
 
 if TYPE_CHECKING:
     from app.sim.cluster.cluster import Cluster

@@ -15,9 +15,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from app.sim.cluster import controllers, proxy_dict
+from app.sim.cluster import controllers, proxy_dict, workloads
 from app.sim.cluster.alloc import AddressPool, ClusterIPAllocator, NodePortAllocator
 from app.sim.cluster.errors import AlreadyExists, ClusterError, NotFound
+from app.sim.cluster.index import StoreIndex
 from app.sim.cluster.objects import (
     Container,
     ContainerPort,
@@ -33,6 +34,7 @@ from app.sim.cluster.objects import (
 )
 from app.sim.cluster.services import ServiceAllocators, default_service, validate_service
 
+EVENT_TTL = 3600
 NAMESPACES = ("default", "kube-node-lease", "kube-public", "kube-system")
 
 
@@ -71,6 +73,7 @@ class Cluster:
         self.version = 0
         self.changes: list[Change] = []
         self.proxy_config: dict[str, object] = {}
+        self.index = StoreIndex()
         self.deferred = 0  # >0 inside `batch()`: controllers wait until the batch ends
 
     @contextmanager
@@ -97,6 +100,8 @@ class Cluster:
     def _touch(self, kind: str, meta: Meta, action: str, service: str = "") -> None:
         self.version += 1
         meta.resource_version = self.version
+        store = self.nodes if kind in ("Node", "Event") else self._store(kind)
+        self.index.changed(store, kind, (meta.namespace, meta.name), service)
         self.changes.append(Change(self.version, kind, meta.namespace, meta.name, action, service))
 
     def record(
@@ -233,6 +238,8 @@ class Cluster:
         if seconds < 0:
             raise ClusterError("error: the clock only moves forward")
         self.now += seconds
+        # kube-apiserver --event-ttl defaults to one hour: older events are gone
+        self.events = [e for e in self.events if self.now - e.last < EVENT_TTL]
         controllers.reconcile(self)
 
     # -- workloads ---------------------------------------------------------------------------
@@ -274,7 +281,7 @@ class Cluster:
         assert isinstance(rs, ReplicaSet)
         rs.replicas = replicas
         self._touch("ReplicaSet", rs.meta, "updated")
-        controllers.sync_replicaset(self, rs)
+        workloads.sync_replicaset(self, rs)
         controllers.reconcile(self)
         return rs
 
@@ -312,7 +319,7 @@ class Cluster:
             raise AlreadyExists("Pod", pod.name)
         self.pods[key] = pod
         self._touch("Pod", pod.meta, "created")
-        controllers.start_pod(self, pod)
+        workloads.start_pod(self, pod)
         controllers.reconcile(self)
         return pod
 
@@ -326,7 +333,7 @@ class Cluster:
         if grace is not None:
             pod.grace_period = grace
         if wait or pod.grace_period == 0:
-            controllers.remove_pod(self, pod)
+            workloads.remove_pod(self, pod)
         elif not pod.terminating:
             pod.meta.deletion = self.now + pod.grace_period
             self._touch("Pod", pod.meta, "updated")

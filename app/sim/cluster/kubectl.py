@@ -220,15 +220,14 @@ def cmd_describe(cluster: Cluster, parsed: Parsed, stdin: str | None, out: Outpu
         )
     texts = []
     for resource, names in targets:
-        describer = DESCRIBERS.get(resource.kind)
-        if describer is None:
-            raise ClusterError(
-                'error: this lab describes pods, services and nodes; use "kubectl get '
-                f'{resource.plural} -o yaml" '
-                "for other resources"
-            )
         objects = _select(cluster, resource, names, parsed, out)
-        texts += [describer(cluster, obj) for obj in objects]
+        describer = DESCRIBERS.get(resource.kind)
+        if describer is None and objects:
+            raise ClusterError(
+                "error: this lab describes pods, services and nodes; "
+                f'use "kubectl get {resource.plural} -o yaml" for other resources'
+            )
+        texts += [describer(cluster, obj) for obj in objects]  # type: ignore[misc]
         if not objects and not names:
             out.err.append(_no_resources(parsed, resource.namespaced))
     out.out.append("\n\n".join(texts))

@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from app.sim.cluster.controllers import deployment_status, owned_pods
 from app.sim.cluster.endpoints import endpoints_subsets, format_endpoints
 from app.sim.cluster.objects import Deployment, EndpointSlice, Event, Node, Pod, ReplicaSet, Service
 from app.sim.cluster.tabwriter import table
 from app.sim.cluster.timefmt import human_duration
+from app.sim.cluster.workloads import deployment_status, owned_pods
 
 if TYPE_CHECKING:
     from app.sim.cluster.cluster import Cluster

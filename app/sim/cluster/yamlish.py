@@ -28,7 +28,7 @@ class YamlError(ValueError):
 _AMBIGUOUS = re.compile(
     r"^(?:[-+]?(?:\d[\d_]*)?\.?\d+(?:[eE][-+]?\d+)?|0x[0-9a-fA-F]+|0o?[0-7]+|"
     r"y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF|"
-    r"null|Null|NULL|~|\.inf|\.Inf|\.INF|-\.inf|\.nan|\.NaN|"
+    r"null|Null|NULL|~|=|<<|\.inf|\.Inf|\.INF|-\.inf|\.nan|\.NaN|"
     r"\d{4}-\d\d?-\d\d?(?:[Tt ].*)?)$"
 )
 _BLOCK_STYLES = ("|", "|-", "|+", ">", ">-", ">+")
@@ -304,8 +304,8 @@ def _flow(text: str, pos: int, line: int) -> tuple[Any, int]:
     char = text[pos]
     if char == '"':
         end = pos + 1
-        while end < len(text) and (text[end] != '"' or text[end - 1] == "\\"):
-            end += 1
+        while end < len(text) and text[end] != '"':
+            end += 2 if text[end] == "\\" else 1
         if end >= len(text):
             raise YamlError(line, "found unexpected end of stream")
         return json.loads(text[pos : end + 1]), end + 1
