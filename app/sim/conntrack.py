@@ -15,7 +15,8 @@ Modelled on net/netfilter/nf_conntrack_core.c and nf_nat_core.c (kernel-facts §
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
+from typing import Any
 
 from app.sim.packet import FiveTuple, Packet
 
@@ -35,7 +36,7 @@ UDP_UNREPLIED, UDP_REPLIED, UDP_STREAM_AFTER = 30, 120, 2
 ORIGINAL, REPLY = "original", "reply"
 
 
-@dataclass
+@dataclass(eq=False)  # one entry is one connection: identity, not field equality
 class Connection:
     """One conntrack entry. `reply` already carries the NAT translation, as in the kernel:
     a DNAT rewrites the reply's source, an SNAT the reply's destination."""
@@ -227,6 +228,41 @@ class Conntrack:
         if manip == "DST":
             return packet.with_(dst=target.dst, dport=target.dport)
         return packet.with_(src=target.src, sport=target.sport)
+
+    # -- storage -----------------------------------------------------------------------------
+    def to_data(self) -> list[dict[str, object]]:
+        """The table as plain data (JSON-ready), for a lab stored between requests."""
+        return [
+            {
+                "orig": list(astuple(c.orig)),
+                "reply": list(astuple(c.reply)),
+                "created": c.created,
+                "expires": c.expires,
+                "tcp_state": c.tcp_state,
+                "status": sorted(c.status),
+                "mark": c.mark,
+            }
+            for c in self.connections
+        ]
+
+    @classmethod
+    def from_data(cls, data: list[dict[str, Any]]) -> Conntrack:
+        """The table `to_data` described (confirmed connections, both NAT manips bound)."""
+        table = cls()
+        for item in data:
+            conn = Connection(
+                FiveTuple(*item["orig"]),
+                FiveTuple(*item["reply"]),
+                created=float(item["created"]),
+                expires=float(item["expires"]),
+                tcp_state=str(item["tcp_state"]),
+                status=set(item["status"]) - {"CONFIRMED"},
+                mark=int(item["mark"]),
+                dst_bound=True,
+                src_bound=True,
+            )
+            table.confirm(conn, conn.created)
+        return table
 
     # -- listing ---------------------------------------------------------------------------
     def expire(self, now: float) -> None:

@@ -3,8 +3,10 @@ MASQUERADE's address and port choices, and the probabilities of every statistic 
 
 from __future__ import annotations
 
+import json
 from fractions import Fraction
 
+from app.sim.conntrack import Conntrack
 from app.sim.netfilter.branches import endpoint_shares
 from app.sim.netfilter.engine import explore_branches, trace_json
 from app.sim.node import Node
@@ -181,3 +183,14 @@ def test_trace_json_all_branches_lists_every_path_with_its_chains():
     assert abs(sum(b["probability"] for b in branches) - 1) < 1e-12
     assert "PREROUTING/nat/SEP-B" in branches[1]["path"]
     assert result["conntrack"]["dnat_to"] in {b["dnat_to"] for b in branches}
+
+
+def test_conntrack_survives_storage_between_requests(lab):
+    node = lab(DNAT_MASQ)
+    node.send(syn())
+    stored = json.loads(json.dumps(node.conntrack.to_data()))
+    node.conntrack = Conntrack.from_data(stored)
+    assert node.conntrack.listing(1.0).startswith("tcp      6 119 SYN_SENT")
+    again = node.send(syn().with_(tcp_flags=ACK))
+    assert not any(s.table == "nat" for s in again.steps)  # still the same connection
+    assert again.final.packet.dst == "10.244.1.137"
