@@ -108,6 +108,21 @@ class NodeTables:
             raise RestoreError("iptables: No chain/target/match by that name.", 1)
         state.set_rules(chain, [*state.chains[chain], rule])
 
+    def apply_chains(
+        self, writes: dict[str, dict[str, list[str]]], deletes: dict[str, list[str]]
+    ) -> NodeTables:
+        """The node after a restore given per chain: per table, the chains with a chain line
+        and their rules (`writes`), then the `-X` chains (`deletes`). Same semantics as
+        `apply_restore`; errors carry no line number."""
+        run = _Restore(NodeTables(dict(self.tables)))
+        for table, chains in writes.items():
+            run.line(f"*{table}", 0)
+            run.pending.update(chains)
+            for chain in deletes.get(table, ()):
+                run.delete(chain, 0)
+            run.line("COMMIT", 0)
+        return run.node
+
     def apply_restore(self, text: str) -> NodeTables:
         """The node after `iptables-restore --noflush` of `text` (self is left unchanged)."""
         run = _Restore(NodeTables(dict(self.tables)))

@@ -41,9 +41,16 @@ class PortRender:
 
     spn: str = ""
     filter_rules: list[str] = field(default_factory=list)
-    nat_dispatch: list[str] = field(default_factory=list)
+    nat_services: list[str] = field(default_factory=list)  # nat KUBE-SERVICES
+    nat_nodeports: list[str] = field(default_factory=list)  # nat KUBE-NODEPORTS
     nat_chains: list[str] = field(default_factory=list)
-    nat_rules: list[str] = field(default_factory=list)
+    nat_rules: list[str] = field(default_factory=list)  # in emission order
+    chain_rules: dict[str, list[str]] = field(default_factory=dict)  # the same, per chain
+
+    def emit(self, chain: str, rules: list[str]) -> None:
+        """Rules of one of the service's own nat chains, in order."""
+        self.nat_rules.extend(rules)
+        self.chain_rules.setdefault(chain, []).extend(rules)
 
 
 @dataclass(frozen=True)
@@ -123,7 +130,7 @@ def _match(port: ServicePort, ip: str, comment: str) -> str:
 def render_dispatch(out: PortRender, port: ServicePort, plan: _Plan, ctx: RenderContext) -> None:
     """KUBE-SERVICES (ClusterIP, external IPs, LB IPs), KUBE-NODEPORTS, the filter REJECT/DROP
     rules for missing endpoints, the LB firewall DROP and the health-check ACCEPT."""
-    spn, nat, filt = port.spn, out.nat_dispatch, out.filter_rules
+    spn, nat, filt = port.spn, out.nat_services, out.filter_rules
     if plan.has_internal:
         cip = _match(port, port.cluster_ip, f'"{spn} cluster IP"')
         nat.append(f"-A {KUBE_SERVICES} {cip} -j {plan.internal_chain}")
@@ -173,11 +180,11 @@ def render_nodeport(out: PortRender, port: ServicePort, plan: _Plan, ctx: Render
             and not opts.ipv6
             and LOCALHOST_NPS_COUNTER in opts.nfacct_counters
         ):
-            out.nat_dispatch.append(
+            out.nat_nodeports.append(
                 f"-A {KUBE_NODEPORTS} -m comment --comment {spn} -m {p} -p {p} -d 127.0.0.0/8 "
                 f"--dport {n} -m nfacct --nfacct-name {LOCALHOST_NPS_COUNTER} -j {port.ext_chain}"
             )
-        out.nat_dispatch.append(
+        out.nat_nodeports.append(
             f"-A {KUBE_NODEPORTS} -m comment --comment {spn} -m {p} -p {p} --dport {n} "
             f"-j {port.ext_chain}"
         )
@@ -196,19 +203,18 @@ def render_internal_masquerade(
     if not plan.has_internal:
         return
     args = _match(port, port.cluster_ip, f'"{port.spn} cluster IP"')
-    opts = ctx.options
+    opts, chain = ctx.options, plan.internal_chain
     if opts.masquerade_all:
-        out.nat_rules.append(f"-A {plan.internal_chain} {args} -j {KUBE_MARK_MASQ}")
+        out.emit(chain, [f"-A {chain} {args} -j {KUBE_MARK_MASQ}"])
     elif opts.local_detector_cidr is not None:
-        out.nat_rules.append(
-            f"-A {plan.internal_chain} {args} ! -s {opts.local_detector_cidr} -j {KUBE_MARK_MASQ}"
-        )
+        cidr = opts.local_detector_cidr
+        out.emit(chain, [f"-A {chain} {args} ! -s {cidr} -j {KUBE_MARK_MASQ}"])
 
 
 def render_ext_chain(out: PortRender, port: ServicePort, plan: _Plan, ctx: RenderContext) -> None:
     """KUBE-EXT: entry of every external destination; eTP=Cluster masquerades, eTP=Local keeps
     the client IP but short-circuits pods and the node itself to all endpoints."""
-    chain, spn, rules = port.ext_chain, port.spn, out.nat_rules
+    chain, spn, rules = port.ext_chain, port.spn, []
     out.nat_chains.append(chain)
     if not port.external_policy_local:
         rules.append(
@@ -232,6 +238,7 @@ def render_ext_chain(out: PortRender, port: ServicePort, plan: _Plan, ctx: Rende
         )
     if plan.has_external:
         rules.append(f"-A {chain} -j {plan.external_policy_chain}")
+    out.emit(chain, rules)
 
 
 def render_fw_chain(out: PortRender, port: ServicePort, ctx: RenderContext) -> None:
@@ -241,14 +248,14 @@ def render_fw_chain(out: PortRender, port: ServicePort, ctx: RenderContext) -> N
     chain, spn = port.fw_chain, port.spn
     out.nat_chains.append(chain)
     head = f'-A {chain} -m comment --comment "{spn} loadbalancer IP"'
-    for cidr in port.source_ranges:
-        out.nat_rules.append(f"{head} -s {cidr} -j {port.ext_chain}")
+    rules = [f"{head} -s {cidr} -j {port.ext_chain}" for cidr in port.source_ranges]
     if _contains_node(port.source_ranges, ctx.primary_ip):
-        out.nat_rules.extend(f"{head} -s {ip} -j {port.ext_chain}" for ip in port.lb_ips)
-    out.nat_rules.append(
+        rules.extend(f"{head} -s {ip} -j {port.ext_chain}" for ip in port.lb_ips)
+    rules.append(
         f'-A {chain} -m comment --comment "other traffic to {spn} will be dropped by '
         f'{KUBE_PROXY_FIREWALL}"'
     )
+    out.emit(chain, rules)
 
 
 def _contains_node(cidrs: tuple[str, ...], node_ip: str) -> bool:
@@ -267,7 +274,7 @@ def render_endpoint_dispatch(
     """KUBE-SVC / KUBE-SVL: affinity checks first, then one rule per endpoint, each taking
     1/(n-i) of what is left (iptables-extensions(8), statistic), the last one unconditional."""
     out.nat_chains.append(chain)
-    large, rules, spn = ctx.large_cluster, out.nat_rules, port.spn
+    large, rules, spn = ctx.large_cluster, [], port.spn
     if port.affinity_seconds:
         for ep in endpoints:
             sep = seps[ep.endpoint]
@@ -283,6 +290,7 @@ def render_endpoint_dispatch(
         if i < n - 1:  # the last endpoint takes whatever is left
             stat = f"-m statistic --mode random --probability {probability(n - i)} "
         rules.append(f"-A {chain} {comment}{stat}-j {seps[ep.endpoint]}")
+    out.emit(chain, rules)
 
 
 def render_sep_chain(
@@ -293,6 +301,10 @@ def render_sep_chain(
     p = port.protocol
     out.nat_chains.append(chain)
     head = f"-A {chain}" if ctx.large_cluster else f"-A {chain} -m comment --comment {port.spn}"
-    out.nat_rules.append(f"{head} -s {ep.ip} -j {KUBE_MARK_MASQ}")
     recent = f" -m recent --name {chain} --set" if port.affinity_seconds else ""
-    out.nat_rules.append(f"{head}{recent} -m {p} -p {p} -j DNAT --to-destination {ep.endpoint}")
+    rules = [
+        f"{head} -s {ep.ip} -j {KUBE_MARK_MASQ}",
+        f"{head}{recent} -m {p} -p {p} -j DNAT --to-destination {ep.endpoint}",
+    ]
+    out.nat_rules.extend(rules)
+    out.chain_rules[chain] = rules

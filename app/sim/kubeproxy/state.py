@@ -144,6 +144,7 @@ class ProxyState:
     _by_service: dict[str, set[str]] = field(default_factory=dict, repr=False)
     _views: dict[str, ServiceView] = field(default_factory=dict, repr=False)
     _endpoint_count: int = field(default=0, repr=False)
+    _order: list[str] | None = field(default=None, repr=False)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ProxyState:
@@ -210,6 +211,12 @@ class ProxyState:
         """Services that exist (and are not skipped), keyed by namespace/name."""
         return self._views
 
+    def keys_in_order(self) -> list[str]:
+        """namespace/name of every Service, sorted (kept between changes to the set)."""
+        if self._order is None:
+            self._order = sorted(self._views)
+        return self._order
+
     def total_endpoints(self) -> int:
         """Endpoints over all service ports (the large-cluster-mode count)."""
         return self._endpoint_count
@@ -224,6 +231,8 @@ class ProxyState:
         if view is not None:
             self._views[key] = view
             self._endpoint_count += _count(view)
+        if (old is None) != (view is None):
+            self._order = None  # a Service appeared or went away
 
 
 def _count(view: ServiceView) -> int:
