@@ -32,7 +32,12 @@ from app.sim.cluster.objects import (
     ReplicaSet,
     Service,
 )
-from app.sim.cluster.services import ServiceAllocators, default_service, validate_service
+from app.sim.cluster.services import (
+    ServiceAllocators,
+    default_service,
+    drop_type_dependent_fields,
+    validate_service,
+)
 
 EVENT_TTL = 3600
 NAMESPACES = ("default", "kube-node-lease", "kube-public", "kube-system")
@@ -105,36 +110,32 @@ class Cluster:
         self.changes.append(Change(self.version, kind, meta.namespace, meta.name, action, service))
 
     def record(
-        self, kind: str, meta: Meta, reason: str, message: str, source: str, type_: str = "Normal"
+        self,
+        kind: str,
+        meta: Meta,
+        reason: str,
+        message: str,
+        source: str,
+        type_: str = "Normal",
+        **where: str,
     ) -> None:
-        """Record an Event; a repeat of the last identical one bumps its count instead."""
+        """Record an Event (`where`: host=, field_path=); a recent identical one is counted up
+        instead, as the event correlator does."""
         for event in reversed(self.events[-20:]):
-            same = (event.kind, event.object_name, event.reason, event.message) == (
-                kind,
-                meta.name,
-                reason,
-                message,
-            )
-            if same and event.namespace == meta.namespace:
+            old = (event.namespace, event.kind, event.object_name, event.reason, event.message)
+            if old == (meta.namespace, kind, meta.name, reason, message):
                 event.count += 1
                 event.last = self.now
                 return
         name = f"{meta.name}.{self.rng.getrandbits(64):016x}"
-        self.events.append(
-            Event(
-                meta.namespace,
-                kind,
-                meta.name,
-                reason,
-                message,
-                source,
-                type_,
-                self.now,
-                self.now,
-                1,
-                name,
-            )
+        event = Event(meta.namespace, kind, meta.name, reason, message, source, type_)
+        event.first = event.last = self.now
+        event.name, event.host, event.field_path = (
+            name,
+            where.get("host", ""),
+            where.get("field_path", ""),
         )
+        self.events.append(event)
 
     def changed_services(self, since: int) -> set[tuple[str, str]]:
         """(namespace, name) of Services whose Service or EndpointSlices changed after `since`.
@@ -159,6 +160,10 @@ class Cluster:
             else:
                 high = mid
         return low
+
+    def settle(self) -> None:
+        """Run the controllers until nothing is left to do (after a direct change)."""
+        controllers.reconcile(self)
 
     def to_proxy_dict(self, node_name: str) -> dict:
         """The corpus-schema dict kube-proxy on `node_name` consumes (see proxy_dict.py)."""
@@ -337,12 +342,10 @@ class Cluster:
         elif not pod.terminating:
             pod.meta.deletion = self.now + pod.grace_period
             self._touch("Pod", pod.meta, "updated")
+            name = pod.containers[0].name
+            where = {"host": pod.node_name, "field_path": f"spec.containers{{{name}}}"}
             self.record(
-                "Pod",
-                pod.meta,
-                "Killing",
-                f"Stopping container {pod.containers[0].name}",
-                "kubelet",
+                "Pod", pod.meta, "Killing", f"Stopping container {name}", "kubelet", **where
             )
         controllers.reconcile(self)
         return pod
@@ -357,7 +360,11 @@ class Cluster:
         self._touch("Pod", pod.meta, "updated")
         if not ready:
             message = "Readiness probe failed: HTTP probe failed with statuscode: 503"
-            self.record("Pod", pod.meta, "Unhealthy", message, "kubelet", "Warning")
+            where = {
+                "host": pod.node_name,
+                "field_path": f"spec.containers{{{pod.containers[0].name}}}",
+            }
+            self.record("Pod", pod.meta, "Unhealthy", message, "kubelet", "Warning", **where)
         controllers.reconcile(self)
         return pod
 
@@ -406,6 +413,7 @@ class Cluster:
         key = (svc.meta.namespace, svc.name)
         old = self.get("Service", svc.name, svc.meta.namespace)
         assert isinstance(old, Service)
+        drop_type_dependent_fields(svc, old)
         default_service(svc)
         validate_service(svc)
         self.allocators.allocate(svc, previous=old)

@@ -81,6 +81,7 @@ NAMESPACE = Flag("namespace", "n", default="default")
 ALL_NAMESPACES = Flag("all-namespaces", "A", takes_value=False, default=False)
 OUTPUT = Flag("output", "o", default="")
 SELECTOR = Flag("selector", "l", default="")
+SHOW_LABELS = Flag("show-labels", takes_value=False, default=False)
 HELP_FLAG = Flag("help", "h", takes_value=False, default=False)
 PRINTER_FORMATS = ("wide", "yaml", "json", "name")
 _ALLOWED = (
@@ -195,7 +196,13 @@ def _print_groups(
         prefix = f"{resource.prefix}/" if prefixed else ""
         wide = fmt == "wide"
         text = render_table(
-            cluster, resource.kind, objects, wide=wide, namespaces=namespaces, prefix=prefix
+            cluster,
+            resource.kind,
+            objects,
+            wide=wide,
+            namespaces=namespaces,
+            prefix=prefix,
+            labels=bool(parsed.get("show-labels")),
         )
         tables.append(text)
     if tables:
@@ -242,18 +249,22 @@ def cmd_version(cluster: Cluster, parsed: Parsed, stdin: str | None, out: Output
 
 
 def _commands() -> dict[str, Command]:
-    from app.sim.cluster import kubectl_lab, kubectl_write
+    from app.sim.cluster import kubectl_create, kubectl_lab, kubectl_patch, kubectl_write
 
     return {
         "get": Command(
-            cmd_get, [NAMESPACE, ALL_NAMESPACES, OUTPUT, SELECTOR], "Display one or many resources"
+            cmd_get,
+            [NAMESPACE, ALL_NAMESPACES, OUTPUT, SELECTOR, SHOW_LABELS],
+            "Display one or many resources",
         ),
         "describe": Command(
             cmd_describe,
             [NAMESPACE, ALL_NAMESPACES, SELECTOR],
             "Show details of a specific resource or group of resources",
         ),
+        **kubectl_create.COMMANDS,
         **kubectl_write.COMMANDS,
+        **kubectl_patch.COMMANDS,
         "lab": kubectl_lab.LAB,
         "version": Command(
             cmd_version, [OUTPUT], "Print the client and server version information"

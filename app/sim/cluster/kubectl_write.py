@@ -1,5 +1,5 @@
-"""The kubectl commands that change the cluster: create, expose, scale, delete, label, apply,
-run, and the lab-only `lab` command.
+"""The kubectl commands that change existing objects or take manifests: scale, delete, label,
+apply (create/expose/run are in kubectl_create.py, patch/set/rollout in kubectl_patch.py).
 
 Success lines and errors are kubectl's own (`deployment.apps/web created`, `service/web
 exposed`, `pod "x" deleted`, `error: required flag(s) "image" not set`).
@@ -13,8 +13,7 @@ from app.sim.cluster.errors import ClusterError
 from app.sim.cluster.flags import Flag, Parsed
 from app.sim.cluster.kubectl import NAMESPACE, SELECTOR, Command, Output, split_targets
 from app.sim.cluster.manifests import ManifestError, apply
-from app.sim.cluster.objects import Container, ContainerPort, Deployment, Pod, Service, ServicePort
-from app.sim.cluster.resources import get_object, list_objects, object_labels
+from app.sim.cluster.resources import list_objects, object_labels
 from app.sim.cluster.selectors import parse_selector
 from app.sim.cluster.yamlish import YamlError, load_all
 
@@ -22,7 +21,7 @@ if TYPE_CHECKING:
     from app.sim.cluster.cluster import Cluster
 
 
-def _need(parsed: Parsed, *names: str) -> None:
+def need(parsed: Parsed, *names: str) -> None:
     missing = [n for n in names if not parsed.get(n)]
     if missing:
         raise ClusterError(
@@ -30,7 +29,7 @@ def _need(parsed: Parsed, *names: str) -> None:
         )
 
 
-def _int_flag(parsed: Parsed, name: str) -> int:
+def int_flag(parsed: Parsed, name: str) -> int:
     value = str(parsed.get(name))
     try:
         return int(value)
@@ -41,7 +40,7 @@ def _int_flag(parsed: Parsed, name: str) -> int:
         ) from None
 
 
-def _one_name(parsed: Parsed, command: str, args: list[str]) -> str:
+def one_name(parsed: Parsed, command: str, args: list[str]) -> str:
     if len(args) != 1:
         raise ClusterError(
             f"error: exactly one NAME is required, got {len(args)}\nSee 'kubectl {command} -h' for "
@@ -50,126 +49,13 @@ def _one_name(parsed: Parsed, command: str, args: list[str]) -> str:
     return args[0]
 
 
-# -- create / run ----------------------------------------------------------------------------
-
-
-def cmd_create(cluster: Cluster, parsed: Parsed, stdin: str | None, out: Output) -> None:
-    if parsed.get("filename"):
-        return cmd_apply(cluster, parsed, stdin, out, verb="created")
-    if not parsed.args or parsed.args[0] not in ("deployment", "deploy"):
-        raise ClusterError("error: must specify one of -f and -k")
-    name = _one_name(parsed, "create deployment", parsed.args[1:])
-    _need(parsed, "image")
-    replicas = _int_flag(parsed, "replicas")
-    port = _int_flag(parsed, "port")
-    namespace = str(parsed.get("namespace"))
-    cluster.create_deployment(
-        name,
-        str(parsed.get("image")),
-        replicas=replicas,
-        port=port if port > 0 else 0,
-        namespace=namespace,
-    )
-    out.out.append(f"deployment.apps/{name} created\n")
-    return None
-
-
-def _labels_flag(text: str, default: dict[str, str]) -> dict[str, str]:
-    if not text:
-        return default
-    labels = {}
-    for pair in text.split(","):
-        key, eq, value = pair.partition("=")
-        if not eq or not key:
-            raise ClusterError(f"error: invalid label spec: {pair}")
-        labels[key] = value
-    return labels
-
-
-def cmd_run(cluster: Cluster, parsed: Parsed, stdin: str | None, out: Output) -> None:
-    name = (
-        _one_name(parsed, "run", parsed.args[:1]) if parsed.args else _one_name(parsed, "run", [])
-    )
-    _need(parsed, "image")
-    image = str(parsed.get("image"))
-    port = _int_flag(parsed, "port")
-    labels = _labels_flag(str(parsed.get("labels") or ""), {"run": name})
-    ports = [ContainerPort(port)] if port > 0 else []
-    meta = cluster.new_meta(name, str(parsed.get("namespace")), labels=labels)
-    cluster.create_pod(Pod(meta, [Container(name, image, ports)]))
-    out.out.append(f"pod/{name} created\n")
-
-
-# -- expose ----------------------------------------------------------------------------------
-
-
-def cmd_expose(cluster: Cluster, parsed: Parsed, stdin: str | None, out: Output) -> None:
-    targets = split_targets(parsed.args)
-    if not targets or not targets[0][1]:
-        raise ClusterError(
-            "error: You must provide one or more resources by argument or filename.\n"
-            "Example resource specifications include:\n   '-f rsrc.yaml'\n   "
-            "'--filename=rsrc.json'\n"
-            "   '<resource> <name>'\n   '<resource>'"
-        )
-    resource, names = targets[0]
-    namespace = str(parsed.get("namespace"))
-    source = get_object(cluster, resource.kind, names[0], namespace)
-    if isinstance(source, Deployment):
-        selector, containers, labels = (
-            dict(source.selector),
-            source.template.containers,
-            source.meta.labels,
-        )
-    elif isinstance(source, Pod):
-        selector, containers, labels = (
-            dict(source.meta.labels),
-            source.containers,
-            source.meta.labels,
-        )
-    elif isinstance(source, Service):
-        selector, containers, labels = dict(source.selector), [], source.meta.labels
-    else:
-        raise ClusterError(f"error: cannot expose a {resource.kind}")
-    port = _expose_port(parsed, containers, source)
-    target = str(parsed.get("target-port") or "")
-    svc = Service(
-        cluster.new_meta(str(parsed.get("name") or names[0]), namespace, labels=dict(labels)),
-        type=str(parsed.get("type") or "ClusterIP"),
-        selector=selector,
-        ports=[
-            ServicePort(
-                port,
-                str(parsed.get("protocol") or "TCP"),
-                target_port=int(target) if target.isdigit() else target,
-            )
-        ],
-    )
-    cluster.create_service(svc)
-    out.out.append(f"service/{svc.name} exposed\n")
-
-
-def _expose_port(parsed: Parsed, containers: list[Container], source: object) -> int:
-    if parsed.get("port"):
-        return _int_flag(parsed, "port")
-    ports = [p.container_port for c in containers for p in c.ports]
-    if isinstance(source, Service) and source.ports:
-        ports = [source.ports[0].port]
-    if not ports:
-        raise ClusterError(
-            "error: couldn't find port via --port flag or introspection\n"
-            "See 'kubectl expose -h' for help and examples"
-        )
-    return ports[0]
-
-
 # -- scale -----------------------------------------------------------------------------------
 
 
 def cmd_scale(cluster: Cluster, parsed: Parsed, stdin: str | None, out: Output) -> None:
     if not parsed.get("replicas"):
         raise ClusterError('error: required flag(s) "replicas" not set')
-    replicas = _int_flag(parsed, "replicas")
+    replicas = int_flag(parsed, "replicas")
     if replicas < 0:
         raise ClusterError(
             "error: The --replicas=COUNT flag is required, and COUNT must be greater than or equal "
@@ -237,7 +123,7 @@ def _delete_all_names(cluster: Cluster, kind: str, parsed: Parsed, namespace: st
 def _delete_one(cluster: Cluster, kind: str, name: str, namespace: str, parsed: Parsed) -> None:
     if kind == "Pod":
         grace = (
-            _int_flag(parsed, "grace-period")
+            int_flag(parsed, "grace-period")
             if parsed.get("grace-period") not in (None, "-1")
             else None
         )
@@ -323,35 +209,9 @@ def cmd_apply(
         out.out.append("\n")
 
 
-IMAGE = Flag("image")
-REPLICAS = Flag("replicas", "r", default="1")
-PORT = Flag("port", default="-1")
 FILENAME = Flag("filename", "f")
 
 COMMANDS = {
-    "create": Command(
-        cmd_create,
-        [NAMESPACE, IMAGE, REPLICAS, PORT, FILENAME],
-        "Create a resource from a file or from stdin",
-    ),
-    "expose": Command(
-        cmd_expose,
-        [
-            NAMESPACE,
-            Flag("port"),
-            Flag("target-port"),
-            Flag("type"),
-            Flag("name"),
-            Flag("protocol"),
-        ],
-        "Take a replication controller, service, deployment or pod and expose it as a new "
-        "Kubernetes service",
-    ),
-    "run": Command(
-        cmd_run,
-        [NAMESPACE, IMAGE, PORT, Flag("labels", "l")],
-        "Run a particular image on the cluster",
-    ),
     "scale": Command(
         cmd_scale,
         [NAMESPACE, Flag("replicas")],

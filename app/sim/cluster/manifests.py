@@ -146,58 +146,41 @@ def service_from(cluster: Cluster, doc: dict[str, Any], name: str, namespace: st
     return svc
 
 
-def deployment_from(cluster: Cluster, doc: dict[str, Any], name: str, namespace: str) -> Deployment:
-    meta = doc.get("metadata") or {}
-    spec = _dict(doc.get("spec"), "Deployment", name, "spec")
-    selector = _str_map(
-        _dict(spec.get("selector"), "Deployment", name, "spec.selector").get("matchLabels"),
-        "Deployment",
-        name,
-        "spec.selector.matchLabels",
-    )
-    template = _dict(spec.get("template"), "Deployment", name, "spec.template")
-    labels = _str_map(
-        (template.get("metadata") or {}).get("labels"),
-        "Deployment",
-        name,
-        "spec.template.metadata.labels",
+def _template_labels(name: str, spec: dict[str, Any], template: dict[str, Any]) -> tuple:
+    """(selector, template labels), refused as the API server does when they disagree."""
+    where = ("Deployment", name)
+    selector_doc = _dict(spec.get("selector"), *where, "spec.selector")
+    selector = _str_map(selector_doc.get("matchLabels"), *where, "spec.selector.matchLabels")
+    meta = template.get("metadata") or {}
+    labels = _str_map(meta.get("labels"), *where, "spec.template.metadata.labels")
+    mismatch = (
+        "spec.template.metadata.labels: Invalid value: "
+        f"map[string]string{_go_map(labels)}: `selector` does not match template `labels`"
     )
     if not selector:
-        raise Invalid(
-            "Deployment",
-            name,
-            [
-                "spec.selector: Required value",
-                "spec.template.metadata.labels: Invalid value: "
-                f"map[string]string{_go_map(labels)}: `selector` does not match template `labels`",
-            ],
-        )
+        raise Invalid("Deployment", name, ["spec.selector: Required value", mismatch])
     if any(labels.get(k) != v for k, v in selector.items()):
-        raise Invalid(
-            "Deployment",
-            name,
-            [
-                f"spec.template.metadata.labels: Invalid value: map[string]string{_go_map(labels)}:"
-                " `selector` does not match template `labels`"
-            ],
-        )
-    containers = containers_from(
-        _dict(template.get("spec"), "Deployment", name, "spec.template.spec"), "Deployment", name
+        raise Invalid("Deployment", name, [mismatch])
+    return selector, labels
+
+
+def deployment_from(cluster: Cluster, doc: dict[str, Any], name: str, namespace: str) -> Deployment:
+    where = ("Deployment", name)
+    spec = _dict(doc.get("spec"), *where, "spec")
+    template = _dict(spec.get("template"), *where, "spec.template")
+    selector, labels = _template_labels(name, spec, template)
+    pod_spec = _dict(template.get("spec"), *where, "spec.template.spec")
+    annotations = _str_map(
+        (template.get("metadata") or {}).get("annotations"), *where, "annotations"
     )
-    replicas = _int(spec.get("replicas"), "Deployment", name, "spec.replicas", default=1)
+    replicas = _int(spec.get("replicas"), *where, "spec.replicas", default=1)
     if replicas < 0:
-        raise Invalid(
-            "Deployment",
-            name,
-            [f"spec.replicas: Invalid value: {replicas}: must be greater than or equal to 0"],
-        )
-    meta_labels = _str_map(meta.get("labels"), "Deployment", name, "metadata.labels")
-    return Deployment(
-        cluster.new_meta(name, namespace, labels=meta_labels),
-        replicas,
-        selector,
-        PodTemplate(labels, containers),
-    )
+        cause = f"spec.replicas: Invalid value: {replicas}: must be greater than or equal to 0"
+        raise Invalid("Deployment", name, [cause])
+    meta_labels = _str_map((doc.get("metadata") or {}).get("labels"), *where, "metadata.labels")
+    pod_template = PodTemplate(labels, containers_from(pod_spec, *where), annotations)
+    meta = cluster.new_meta(name, namespace, labels=meta_labels)
+    return Deployment(meta, replicas, selector, pod_template)
 
 
 def _go_map(labels: dict[str, str]) -> str:
@@ -255,7 +238,7 @@ def apply(cluster: Cluster, doc: dict[str, Any], namespace: str = "default") -> 
     if existing is None:
         _create(cluster, kind, obj)
         return f"{resource}/{name} created"
-    _update(cluster, kind, existing, obj)
+    update(cluster, kind, existing, obj)
     return f"{resource}/{name} configured"
 
 
@@ -268,7 +251,8 @@ def _create(cluster: Cluster, kind: str, obj: Any) -> None:
         cluster.add_deployment(obj)
 
 
-def _update(cluster: Cluster, kind: str, existing: Any, obj: Any) -> None:
+def update(cluster: Cluster, kind: str, existing: Any, obj: Any) -> None:
+    """Store `obj` in place of `existing` (same kind and name), as a PUT/PATCH would."""
     if kind == "Service":
         cluster.replace_service(obj)
         return
@@ -290,6 +274,7 @@ def _update(cluster: Cluster, kind: str, existing: Any, obj: Any) -> None:
         existing.meta.labels = obj.meta.labels
         existing.meta.annotations = obj.meta.annotations
         cluster._touch("Pod", existing.meta, "updated")
+        cluster.settle()  # a relabelled pod may join or leave Services
         return
     if existing.selector != obj.selector:
         raise Invalid(

@@ -71,10 +71,15 @@ class Container:
 
 @dataclass
 class PodTemplate:
-    """A Deployment's/ReplicaSet's `spec.template`: labels and containers."""
+    """A Deployment's/ReplicaSet's `spec.template`: labels, annotations and containers.
+
+    Any change to it (even an annotation, as `kubectl rollout restart` makes) is a new
+    template, hence a new ReplicaSet and a rolling replacement of the pods.
+    """
 
     labels: dict[str, str]
     containers: list[Container]
+    annotations: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -219,3 +224,5 @@ class Event:
     last: int = 0
     count: int = 1
     name: str = ""
+    host: str = ""  # source.host: the node, for kubelet events
+    field_path: str = ""  # involvedObject.fieldPath, e.g. spec.containers{nginx}

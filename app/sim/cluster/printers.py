@@ -40,10 +40,19 @@ def _more(items: list[str], limit: int = 3, empty: str = "<unset>") -> str:
 # -- one function per kind: (header, wide header, row) ---------------------------------------
 
 
+def pod_status(pod: Pod) -> str:
+    """printPod's STATUS: Terminating wins; a bound pod without a sandbox is ContainerCreating."""
+    if pod.terminating:
+        return "Terminating"
+    if pod.phase == "Pending" and pod.node_name:
+        return "ContainerCreating"
+    return pod.phase
+
+
 def pod_row(cluster: Cluster, pod: Pod, wide: bool) -> list[str]:
     total = len(pod.containers)
     ready = total if pod.ready else 0
-    status = "Terminating" if pod.terminating else pod.phase
+    status = pod_status(pod)
     restarts = str(pod.restarts)
     if pod.restarts and pod.last_restart is not None:
         restarts += f" ({_age(cluster, pod.last_restart)} ago)"
@@ -149,8 +158,19 @@ def slice_row(cluster: Cluster, slc: EndpointSlice, wide: bool) -> list[str]:
 
 
 def event_row(cluster: Cluster, event: Event, wide: bool) -> list[str]:
+    """printEvent: wide output interleaves SUBOBJECT and SOURCE and appends three columns."""
     obj = f"{event.kind.lower()}/{event.object_name}"
-    return [_age(cluster, event.last), event.type, event.reason, obj, event.message]
+    last = _age(cluster, event.last)
+    if not wide:
+        return [last, event.type, event.reason, obj, event.message]
+    source = f"{event.source}, {event.host}" if event.host else event.source
+    first = _age(cluster, event.first)
+    head = [last, event.type, event.reason, obj, event.field_path, source, event.message]
+    return [*head, first, str(event.count), event.name]
+
+
+EVENT_WIDE = ["LAST SEEN", "TYPE", "REASON", "OBJECT", "SUBOBJECT", "SOURCE", "MESSAGE"]
+EVENT_WIDE += ["FIRST SEEN", "COUNT", "NAME"]
 
 
 Row = Callable[["Cluster", object, bool], list[str]]
@@ -201,16 +221,21 @@ def render_table(
     wide: bool = False,
     namespaces: bool = False,
     prefix: str = "",
+    labels: bool = False,
 ) -> str:
     """The whole `kubectl get` table for objects of one kind, header included.
 
-    `prefix` goes before each name (`service/`), as kubectl does when listing several types.
+    `prefix` goes before each name (`service/`), as kubectl does when listing several types;
+    `labels` adds the LABELS column of `--show-labels`.
     """
     header, wide_header, row = COLUMNS[kind]
-    rows = [(["NAMESPACE"] if namespaces else []) + header + (wide_header if wide else [])]
+    header = EVENT_WIDE if wide and kind == "Event" else header + (wide_header if wide else [])
+    rows = [(["NAMESPACE"] if namespaces else []) + header + (["LABELS"] if labels else [])]
     for obj in objects:
         cells = row(cluster, obj, wide)
         if prefix and kind != "Event":
             cells[0] = prefix + cells[0]
+        if labels:
+            cells.append(format_labels({} if kind == "Event" else obj.meta.labels))
         rows.append(([namespace_of(obj)] if namespaces else []) + cells)
     return table(rows)

@@ -33,6 +33,23 @@ def default_service(svc: Service) -> None:
         svc.internal_traffic_policy = "Cluster"
 
 
+def drop_type_dependent_fields(svc: Service, old: Service) -> None:
+    """On a type change away from NodePort/LoadBalancer, forget what the old type allocated
+    and the new spec merely carried over (pkg/registry/core/service dropTypeDependentFields),
+    so `patch -p '{"spec":{"type":"ClusterIP"}}'` works as it does on a real cluster."""
+    external = ("NodePort", "LoadBalancer")
+    if svc.type in external or old.type not in external:
+        return
+    old_ports = {(p.port, p.protocol): p.node_port for p in old.ports}
+    for port in svc.ports:
+        if port.node_port and port.node_port == old_ports.get((port.port, port.protocol)):
+            port.node_port = 0
+    if svc.external_traffic_policy == old.external_traffic_policy:
+        svc.external_traffic_policy = ""
+    if svc.health_check_node_port == old.health_check_node_port:
+        svc.health_check_node_port = 0
+
+
 def _port_causes(svc: Service) -> list[str]:
     causes = []
     names = set()

@@ -126,9 +126,14 @@ def start_pod(cluster: Cluster, pod: Pod) -> None:
     pod.started = cluster.now
     for container in pod.containers:
         pulled = f'Container image "{container.image}" already present on machine'
-        cluster.record("Pod", pod.meta, "Pulled", pulled, "kubelet")
-        cluster.record("Pod", pod.meta, "Created", f"Created container {container.name}", "kubelet")
-        cluster.record("Pod", pod.meta, "Started", f"Started container {container.name}", "kubelet")
+        where = {"host": pod.node_name, "field_path": f"spec.containers{{{container.name}}}"}
+        cluster.record("Pod", pod.meta, "Pulled", pulled, "kubelet", **where)
+        created, started = (
+            f"Created container {container.name}",
+            f"Started container {container.name}",
+        )
+        cluster.record("Pod", pod.meta, "Created", created, "kubelet", **where)
+        cluster.record("Pod", pod.meta, "Started", started, "kubelet", **where)
     cluster._touch("Pod", pod.meta, "updated")
 
 
@@ -251,7 +256,7 @@ def _new_replicaset(cluster: Cluster, deploy: Deployment) -> ReplicaSet:
     """Find or create the ReplicaSet whose template hash matches the Deployment's template."""
     template_hash = pod_template_hash(asdict(deploy.template))
     for rs in deployment_replicasets(cluster, deploy):
-        if _same_template(rs.template, deploy.template):
+        if same_template(rs.template, deploy.template):
             return rs
     template = copy.deepcopy(deploy.template)
     template.labels[HASH_LABEL] = template_hash
@@ -270,10 +275,13 @@ def _new_replicaset(cluster: Cluster, deploy: Deployment) -> ReplicaSet:
     return rs
 
 
-def _same_template(rs_template: PodTemplate, template: PodTemplate) -> bool:
+def same_template(rs_template: PodTemplate, template: PodTemplate) -> bool:
     """EqualIgnoreHash: the ReplicaSet's template minus its pod-template-hash label."""
     labels = {k: v for k, v in rs_template.labels.items() if k != HASH_LABEL}
-    return labels == template.labels and rs_template.containers == template.containers
+    same_pods = rs_template.containers == template.containers
+    return (
+        labels == template.labels and same_pods and rs_template.annotations == template.annotations
+    )
 
 
 def _scale(cluster: Cluster, deploy: Deployment, rs: ReplicaSet, replicas: int) -> None:
@@ -318,7 +326,7 @@ def sync_deployment(cluster: Cluster, deploy: Deployment) -> None:
 def deployment_status(cluster: Cluster, deploy: Deployment) -> tuple[int, int, int, int]:
     """(replicas, updated, ready, available) as `status` reports them; terminating pods excluded."""
     sets = deployment_replicasets(cluster, deploy)
-    current = {rs.meta.name for rs in sets if _same_template(rs.template, deploy.template)}
+    current = {rs.meta.name for rs in sets if same_template(rs.template, deploy.template)}
     pods = [p for rs in sets for p in owned_pods(cluster, rs) if not p.terminating]
     updated = sum(1 for p in pods if p.meta.owner and p.meta.owner[1] in current)
     ready = sum(1 for p in pods if p.ready)

@@ -1,0 +1,163 @@
+"""`create service`, `patch`, `set image`, `rollout`, wide events, `--show-labels`, and a
+cluster that survives being stored (pickled) between requests."""
+
+from __future__ import annotations
+
+import pickle
+
+from cluster_helpers import kubectl, two_workers
+
+from app.sim.cluster.cluster import Cluster
+
+
+def _lab() -> Cluster:
+    cluster = two_workers(lb_pool="192.168.49.240/29")
+    kubectl(cluster, "create deployment web --image=nginx:1.25 --replicas=3 --port=80")
+    kubectl(cluster, "create service nodeport web --tcp=80:80 --node-port=30080")
+    return cluster
+
+
+def test_create_service_uses_kubectl_generator_defaults() -> None:
+    cluster = _lab()
+    svc = cluster.services[("default", "web")]
+    assert (svc.type, svc.selector, svc.meta.labels) == ("NodePort", {"app": "web"}, {"app": "web"})
+    port = svc.ports[0]
+    assert (port.name, port.port, port.target_port, port.node_port) == ("80-80", 80, 80, 30080)
+    headless = kubectl(cluster, "create service clusterip hl --clusterip=None --tcp=80")
+    assert headless.stdout == "service/hl created\n"
+    assert cluster.services[("default", "hl")].cluster_ip == "None"
+    ext = kubectl(cluster, "create service externalname db --external-name=db.example.com")
+    assert ext.ok and "db.example.com" in kubectl(cluster, "get svc db").stdout
+    assert kubectl(cluster, "create service clusterip x").stderr == (
+        "error: at least one tcp port specifier must be provided\n"
+    )
+
+
+def test_strategic_patch_merges_ports_by_port_number() -> None:
+    cluster = _lab()
+    result = kubectl(
+        cluster, 'patch svc web -p \'{"spec":{"ports":[{"port":80,"nodePort":30081}]}}\''
+    )
+    assert result.stdout == "service/web patched\n"
+    (port,) = cluster.services[("default", "web")].ports
+    assert (port.name, port.node_port) == ("80-80", 30081)  # name kept: merged, not replaced
+    same = kubectl(
+        cluster, 'patch svc web -p \'{"spec":{"ports":[{"port":80,"nodePort":30081}]}}\''
+    )
+    assert same.stdout == "service/web patched (no change)\n"
+
+
+def test_patch_traffic_policy_and_type_round_trip_frees_node_ports() -> None:
+    cluster = _lab()
+    local = kubectl(cluster, 'patch svc web -p \'{"spec":{"externalTrafficPolicy":"Local"}}\'')
+    assert local.ok
+    assert cluster.to_proxy_dict("node1")["services"][0]["externalTrafficPolicy"] == "Local"
+    down = kubectl(cluster, 'patch svc web -p \'{"spec":{"type":"ClusterIP"}}\'')
+    assert down.ok, down.stderr
+    svc = cluster.services[("default", "web")]
+    assert (svc.type, svc.ports[0].node_port, svc.external_traffic_policy) == ("ClusterIP", 0, "")
+    assert 30080 not in cluster.allocators.node_ports.used
+    up = kubectl(cluster, 'patch svc web --type=merge -p \'{"spec":{"type":"LoadBalancer"}}\'')
+    assert up.ok
+    assert cluster.services[("default", "web")].load_balancer_ingress == ["192.168.49.240"]
+    assert any(e.reason == "Type" and e.message == "NodePort -> ClusterIP" for e in cluster.events)
+
+
+def test_patch_errors() -> None:
+    cluster = _lab()
+    assert kubectl(cluster, "patch svc web").stderr.startswith("error: must specify --patch")
+    assert kubectl(cluster, "patch svc web -p '{bad'").stderr.startswith(
+        'error: unable to parse "{bad"'
+    )
+    missing = kubectl(cluster, "patch svc nope -p '{}'")
+    assert missing.stderr == 'Error from server (NotFound): services "nope" not found\n'
+    invalid = kubectl(cluster, 'patch svc web -p \'{"spec":{"sessionAffinity":"Sticky"}}\'')
+    assert 'spec.sessionAffinity: Unsupported value: "Sticky"' in invalid.stderr
+
+
+def test_patch_deployment_replicas_and_pod_labels() -> None:
+    cluster = _lab()
+    assert kubectl(cluster, 'patch deploy web -p \'{"spec":{"replicas":5}}\'').ok
+    assert len(cluster.pods) == 5
+    pod = sorted(cluster.pods)[0][1]
+    assert kubectl(
+        cluster, f'patch pod {pod} -p \'{{"metadata":{{"labels":{{"app":"off"}}}}}}\''
+    ).ok
+    slice_pods = {e.pod_name for s in cluster.slices.values() for e in s.endpoints}
+    assert pod not in slice_pods and len(slice_pods) == 5  # relabelled out, and replaced
+
+
+def test_set_image_rolls_out_and_undo_rolls_back() -> None:
+    cluster = _lab()
+    (first_rs,) = cluster.replicasets
+    result = kubectl(cluster, "set image deployment/web nginx=nginx:1.26")
+    assert result.stdout == "deployment.apps/web image updated\n"
+    images = {p.containers[0].image for p in cluster.pods.values()}
+    assert images == {"nginx:1.26"}
+    assert kubectl(cluster, "rollout status deployment/web").stdout == (
+        'deployment "web" successfully rolled out\n'
+    )
+    assert (
+        kubectl(cluster, "rollout undo deployment/web").stdout
+        == "deployment.apps/web rolled back\n"
+    )
+    assert {p.meta.owner[1] for p in cluster.pods.values()} == {first_rs[1]}
+    assert kubectl(cluster, "set image deployment/web nope=x").stderr == (
+        'error: unable to find container named "nope"\n'
+    )
+
+
+def test_rollout_restart_replaces_every_pod() -> None:
+    cluster = _lab()
+    before = set(cluster.pods)
+    assert (
+        kubectl(cluster, "rollout restart deployment/web").stdout
+        == "deployment.apps/web restarted\n"
+    )
+    assert not before & set(cluster.pods) and len(cluster.pods) == 3
+
+
+def test_wide_events_and_show_labels() -> None:
+    cluster = _lab()
+    lines = kubectl(cluster, "get events -o wide").stdout.splitlines()
+    assert lines[0].split() == [
+        "LAST",
+        "SEEN",
+        "TYPE",
+        "REASON",
+        "OBJECT",
+        "SUBOBJECT",
+        "SOURCE",
+        "MESSAGE",
+        "FIRST",
+        "SEEN",
+        "COUNT",
+        "NAME",
+    ]
+    started = next(line for line in lines if " Started " in line)
+    assert "spec.containers{nginx}" in started and "kubelet, node" in started
+    shown = kubectl(cluster, "get pods --show-labels").stdout.splitlines()
+    assert shown[0].split()[-1] == "LABELS"
+    assert shown[1].split()[-1].startswith("app=web,pod-template-hash=")
+
+
+def test_pending_pod_on_a_full_node_shows_container_creating() -> None:
+    cluster = two_workers()
+    cluster.nodes["node2"].unschedulable = True
+    cluster.nodes["node1"].next_host = 2
+    for host in range(2, 255):  # fill node1's /24
+        cluster.index.pod_ips.add(f"10.244.1.{host}")
+    kubectl(cluster, "run p --image=nginx")
+    row = kubectl(cluster, "get pod p").stdout.splitlines()[1].split()
+    assert row[1:3] == ["0/1", "ContainerCreating"]
+    assert any(e.reason == "FailedCreatePodSandBox" for e in cluster.events)
+
+
+def test_cluster_pickles_and_carries_on_identically() -> None:
+    cluster = _lab()
+    clone = pickle.loads(pickle.dumps(cluster))
+    for lab in (cluster, clone):
+        kubectl(lab, "scale deployment/web --replicas=6")
+        kubectl(lab, "lab advance 1h")
+    assert kubectl(clone, "get all -o yaml").stdout == kubectl(cluster, "get all -o yaml").stdout
+    assert clone.to_proxy_dict("node2") == cluster.to_proxy_dict("node2")
