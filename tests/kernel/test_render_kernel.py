@@ -379,6 +379,14 @@ RESTORE_ERRORS = [
     ("garbage\n", []),
     ("*nat\n:X - [0:0]\n-A POSTROUTING -j X\n-A X -j DNAT --to-destination 1.1.1.1\nCOMMIT\n", []),
     ("*filter\n:X - [0:0]\n-A X -j X\n-A INPUT -j X\nCOMMIT\n", []),
+    ("*filter\n:X - [0:0]\n-A INPUT -g NOPE\n-A X -j ACCEPT\nCOMMIT\n", []),
+    ("*filter\n-A INPUT -j DNAT --to-destination 1.1.1.1\n-A OUTPUT -j REDIRECT\nCOMMIT\n", []),
+    ("*filter\n-X NOPE\n-A INPUT -g NOPE2\nCOMMIT\n", ["--noflush"]),
+    ("*filter\n-X NOPE\n-A INPUT -j DNAT --to-destination 1.1.1.1\nCOMMIT\n", ["--noflush"]),
+    ("*nat\nCOMMIT\n*raw\n# nothing\nCOMMIT\n", []),
+    ("*filter\n-A INPUT -p udp --dport http -j ACCEPT\nCOMMIT\n", []),
+    ("*nat\n-A PREROUTING -p udp -m multiport --dports http -j ACCEPT\nCOMMIT\n", []),
+    ("*nat\n-A PREROUTING -p tcp -m multiport --ports 80 --dport 1 -j DROP\nCOMMIT\n", []),
 ]
 
 

@@ -10,9 +10,7 @@ from typing import ClassVar
 from app.sim.netfilter.context import MatchContext
 from app.sim.netfilter.errors import IptablesError, ext_param, param
 from app.sim.netfilter.model import Match, RuleInfo
-from app.sim.netfilter.values import SERVICES, parse_port, parse_port_range
-
-SERVICE_NAMES = {port: name for name, port in SERVICES.items()}
+from app.sim.netfilter.values import PROTO_NAMES, SERVICE_NAMES, parse_port, parse_port_range
 
 # libxt_tcp.c tcp_flag_names, in print order; ALL and NONE are parse-only shorthands.
 TCP_FLAGS: dict[str, int] = {
@@ -46,17 +44,18 @@ def _range_save(ports: tuple[int, int]) -> str:
     return str(ports[0]) if ports[0] == ports[1] else f"{ports[0]}:{ports[1]}"
 
 
-def _port_name(port: int, numeric: bool) -> str:
-    """A port as `iptables -L` shows it: a service name unless `-n` (getservbyport)."""
-    return str(port) if numeric else SERVICE_NAMES.get(port, str(port))
+def _port_name(port: int, proto: str | None) -> str:
+    """A port as `iptables -L` shows it: a service name of `proto` (getservbyport), or the
+    number with `-n` (proto None)."""
+    return SERVICE_NAMES.get((port, proto or ""), str(port))
 
 
-def _range_list(label: str, ports: tuple[int, int], inverted: bool, numeric: bool) -> str:
+def _range_list(label: str, ports: tuple[int, int], inverted: bool, proto: str | None) -> str:
     """print_ports(): `dpt:80`, `dpts:!1000:2000`; nothing for the full range."""
     if ports == (0, 65535) and not inverted:
         return ""
     bang = "!" if inverted else ""
-    first, last = _port_name(ports[0], numeric), _port_name(ports[1], numeric)
+    first, last = _port_name(ports[0], proto), _port_name(ports[1], proto)
     if ports[0] == ports[1]:
         return f" {label}:{bang}{first}"
     return f" {label}s:{bang}{first}:{last}"
@@ -115,11 +114,11 @@ class PortMatch(Match):
         return args
 
     def _ports_list(self, numeric: bool) -> str:
-        text = self.name
+        text, proto = self.name, None if numeric else self.name
         if self.sport is not None:
-            text += _range_list("spt", self.sport, self.sport_inverted, numeric)
+            text += _range_list("spt", self.sport, self.sport_inverted, proto)
         if self.dport is not None:
-            text += _range_list("dpt", self.dport, self.dport_inverted, numeric)
+            text += _range_list("dpt", self.dport, self.dport_inverted, proto)
         return text
 
 
@@ -210,6 +209,7 @@ class MultiportMatch(Match):
     direction: str | None = None  # "sports", "dports" or "ports"
     ports: list[tuple[int, int]] = field(default_factory=list)
     inverted: bool = False
+    proto: str | None = field(default=None, repr=False, compare=False)
     seen: list[str] = field(default_factory=list, repr=False, compare=False)
     name: ClassVar[str] = "multiport"  # type: ignore[misc]
     options: ClassVar[dict[str, tuple[str, int]]] = {
@@ -224,20 +224,21 @@ class MultiportMatch(Match):
         if option in self.seen:
             raise ext_param(f'multiport: option "--{_LONG[option]}" can only be used once.')
         self.seen.append(option)
-        if self.direction is not None:
-            return  # finish() refuses the combination, as libxtables' final check does
-        self.direction, self.inverted = option, inverted
+        ports = []
         for item in args[0].split(","):
             low, colon, high = item.partition(":")
-            first = parse_port(low)
-            self.ports.append((first, parse_port(high) if colon else first))
-        if sum(1 if a == b else 2 for a, b in self.ports) > 15:
+            first = parse_port(low, self.proto)
+            ports.append((first, parse_port(high, self.proto) if colon else first))
+        if sum(1 if a == b else 2 for a, b in ports) > 15:
             raise param("too many ports specified")
+        if self.direction is None:  # a second option is refused by finish(), as libxtables does
+            self.direction, self.inverted, self.ports = option, inverted, ports
 
     def prepare(self, info: RuleInfo) -> None:
         # libxt_multiport.c checks the protocol while parsing, so `-p` must come first.
         if info.proto not in (6, 17, 33, 132, 136) or info.proto_inverted:
             raise param("multiport needs `-p tcp', `-p udp', `-p udplite', `-p sctp' or `-p dccp'")
+        self.proto = PROTO_NAMES.get(info.proto)
 
     def finish(self, info: RuleInfo) -> None:
         if self.direction is None:
@@ -256,8 +257,11 @@ class MultiportMatch(Match):
         found = any(a <= v <= b for v in values for a, b in self.ports)
         return found != self.inverted
 
-    def _list(self) -> str:
-        return ",".join(_range_save(p) for p in self.ports)
+    def _list(self, proto: str | None = None) -> str:
+        return ",".join(
+            _port_name(a, proto) if a == b else f"{_port_name(a, proto)}:{_port_name(b, proto)}"
+            for a, b in self.ports
+        )
 
     def save_args(self) -> list[str]:
         return ["-m", "multiport", *["!"] * self.inverted, f"--{self.direction}", self._list()]
@@ -265,4 +269,4 @@ class MultiportMatch(Match):
     def list_text(self, numeric: bool = True) -> str:
         # libxt_multiport.c prints " %s" then "!" after a space: two spaces when inverted.
         bang = " !" if self.inverted else ""
-        return f"multiport {self.direction} {bang}{self._list()}"
+        return f"multiport {self.direction} {bang}{self._list(None if numeric else self.proto)}"

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from app.sim.netfilter import ops
 from app.sim.netfilter.context import Verdict
-from app.sim.netfilter.errors import OTHER_PROBLEM, IptablesError, param
+from app.sim.netfilter.errors import OTHER_PROBLEM, RESOURCE_PROBLEM, IptablesError, param
 from app.sim.netfilter.matches import (
     BUILTIN_MATCHES,
     BUILTIN_ORDER,
@@ -150,13 +150,17 @@ def _counter(text: str) -> int:
     return int(text)
 
 
-def parse_rule_args(argv: Sequence[str], raw: str = "") -> Rule:
-    """One rule specification (everything after `-A CHAIN`) -> a Rule."""
+def parse_rule_args(argv: Sequence[str], raw: str = "", table: str | None = None) -> Rule:
+    """One rule specification (everything after `-A CHAIN`) -> a Rule. With `table`, the
+    checks iptables makes against the table run too (no DROP in nat)."""
     builder = _RuleBuilder()
     i = 0
     while i < len(argv):
         token = argv[i]
         i += _take(builder, argv, i, token)
+    target = builder.target
+    if table == "nat" and isinstance(target, VerdictTarget) and target.name == "DROP":
+        raise _nat_drop()  # checked before the extensions' final checks (xshared.c)
     return builder.build(raw or " ".join(argv))
 
 
@@ -315,10 +319,7 @@ def _finish_command(cmd: Command, rest: list[str]) -> Command:
     cmd.flags = {_FLAGS[t] for t in rest if t in _FLAGS}
     takes_rule = cmd.action in "ACIR" or (cmd.action == "D" and cmd.number is None)
     if takes_rule:
-        cmd.rule = parse_rule_args(spec)
-        target = cmd.rule.target
-        if cmd.table == "nat" and isinstance(target, VerdictTarget) and target.name == "DROP":
-            raise _nat_drop()
+        cmd.rule = parse_rule_args(spec, table=cmd.table)
     elif spec:
         raise IptablesError(f"Bad argument `{spec[0]}'", kind="bare")
     if cmd.action == "P" and cmd.table == "nat" and cmd.extra == "DROP":
@@ -386,6 +387,8 @@ def apply_restore(
         state.lineno = lineno
         try:
             state.line(line.strip())
+        except _Reported as reported:
+            raise reported.error from None
         except _LineFailed:
             raise IptablesError(f"line {lineno} failed", OTHER_PROBLEM, "plain") from None
         except IptablesError as err:
@@ -413,6 +416,18 @@ class _LineFailed(Exception):
     """A line iptables-restore cannot place at all (outside a table)."""
 
 
+def _missing_chain(err: IptablesError) -> bool:
+    return err.message.startswith("Chain '") and err.message.endswith("' does not exist")
+
+
+class _Reported(Exception):
+    """An error already worded for iptables-restore (reported at COMMIT)."""
+
+    def __init__(self, error: IptablesError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
 class _RestoreState:
     """The line state machine of iptables-restore."""
 
@@ -421,6 +436,12 @@ class _RestoreState:
         self.table: str | None = None
         self.work: Ruleset = Ruleset()
         self.lineno = 0
+        # iptables-nft-restore runs a table's queued commands at COMMIT: the first unknown
+        # jump target (reported at the COMMIT line) or failed lookup (at its own line) stops
+        # it; otherwise the kernel answers the whole batch, each refusal with its line.
+        self.failed: IptablesError | None = None
+        self.failed_line, self.missing = 0, False
+        self.refused: list[str] = []
 
     def line(self, line: str) -> None:
         if not line or line.startswith("#"):
@@ -430,17 +451,46 @@ class _RestoreState:
         elif self.table is None:
             raise _LineFailed
         elif line == "COMMIT":
-            self.ruleset.tables[self.table] = self.work.tables[self.table]
-            self.table = None
+            self._commit()
         elif line.startswith(":"):
             self._chain(line)
         else:
             self._rule(line)
 
+    def _commit(self) -> None:
+        if self.failed is not None:
+            lineno = self.lineno if self.missing else self.failed_line
+            raise _Reported(restore_error(self.failed, lineno))
+        if self.refused:  # the kernel answers every refused message of the batch
+            raise _Reported(IptablesError("".join(self.refused), RESOURCE_PROBLEM, "prefixed"))
+        work = self.work.tables[self.table or ""]
+        untouched = len(work.lazy) == len(work.chains)  # an empty block creates no table
+        if self.table in self.ruleset.tables or not untouched:
+            self.ruleset.tables[self.table or ""] = work
+        self.table = None
+
+    def _edit(self, cmd: Command) -> None:
+        try:
+            apply_edit(self.work, cmd)
+        except IptablesError as err:
+            if err.kind == "prefixed" and err.message.startswith(" "):
+                self.refused.append(restore_error(err, self.lineno).message)
+                if cmd.action == "X" and cmd.chain:  # gone from iptables' own view already
+                    self.work.table(cmd.table).chains.pop(cmd.chain, None)
+            elif err.kind == "plain" or _missing_chain(err):
+                if self.failed is None:
+                    self.failed, self.failed_line, self.missing = (
+                        err,
+                        self.lineno,
+                        err.kind != "plain",
+                    )
+            else:
+                raise
+
     def _open(self, name: str) -> None:
         if name not in TABLE_NAMES:
             raise _restore_param(f"table name '{name}' invalid", self.lineno)
-        self.table = name
+        self.table, self.failed, self.refused = name, None, []
         self.work = Ruleset()
         if self.noflush and name in self.ruleset.tables:
             self.work.tables[name] = copy.deepcopy(self.ruleset.tables[name])
@@ -454,8 +504,9 @@ class _RestoreState:
         table = self.work.table(self.table or "")
         if policy != "-":
             ops.set_policy(table, name, policy)
-            if self.counters and packets is not None:
-                table.chains[name].packets, table.chains[name].bytes = int(packets), int(byts)
+            kept = self.counters and packets is not None  # without -c they start at zero
+            chain = table.chains[name]
+            chain.packets, chain.bytes = (int(packets), int(byts)) if kept else (0, 0)
         elif name in table.chains:
             table.chains[name].rules.clear()  # a declared user chain starts empty
         else:
@@ -473,7 +524,7 @@ class _RestoreState:
             if self.counters and packets is not None:
                 cmd.rule.packets, cmd.rule.bytes = packets, byts or 0
         if cmd.action not in "LSC":  # listing and checking change nothing
-            apply_edit(self.work, cmd)
+            self._edit(cmd)
 
 
 __all__ = [

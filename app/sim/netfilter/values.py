@@ -34,21 +34,21 @@ PROTO_NUMBERS: dict[str, int] = {
 }
 PROTO_NAMES = {number: name for name, number in PROTO_NUMBERS.items()}
 
-# A few /etc/services names iptables resolves for ports (getservbyname).
-SERVICES: dict[str, int] = {
-    "ftp": 21,
-    "ssh": 22,
-    "telnet": 23,
-    "smtp": 25,
-    "domain": 53,
-    "http": 80,
-    "pop3": 110,
-    "ntp": 123,
-    "imap2": 143,
-    "snmp": 161,
-    "https": 443,
-    "imaps": 993,
-    "pop3s": 995,
+# Some /etc/services entries (Debian netbase) iptables resolves: name -> protocols and port.
+_SERVICE_TABLE: tuple[tuple[str, str, int], ...] = (
+    ("ftp", "tcp", 21), ("ssh", "tcp", 22), ("telnet", "tcp", 23), ("smtp", "tcp", 25),
+    ("domain", "tcp udp", 53), ("bootps", "udp", 67), ("bootpc", "udp", 68),
+    ("tftp", "udp", 69), ("http", "tcp", 80), ("kerberos", "tcp udp", 88),
+    ("pop3", "tcp", 110), ("ntp", "udp", 123), ("imap2", "tcp", 143),
+    ("snmp", "tcp udp", 161), ("ldap", "tcp udp", 389), ("https", "tcp udp", 443),
+    ("syslog", "udp", 514), ("imaps", "tcp", 993), ("pop3s", "tcp", 995),
+    ("mysql", "tcp", 3306), ("postgresql", "tcp", 5432), ("http-alt", "tcp", 8080),
+)  # fmt: skip
+SERVICES: dict[tuple[str, str], int] = {
+    (name, proto): port for name, protos, port in _SERVICE_TABLE for proto in protos.split()
+}
+SERVICE_NAMES: dict[tuple[int, str], str] = {
+    (port, proto): name for (name, proto), port in SERVICES.items()
 }
 
 _SAFE_CHARS = frozenset("_-0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
@@ -132,23 +132,25 @@ def format_network_list(net: ipaddress.IPv4Network) -> str:
     return f"{net.network_address}/{net.prefixlen}"
 
 
-def parse_port(text: str, option: str = "") -> int:
-    """A port number or service name (xtables_parse_port)."""
+def parse_port(text: str, proto: str | None = None) -> int:
+    """A port number or a service name of `proto` (any protocol when None), as
+    xtables_parse_port() resolves it with getservbyname(3)."""
     if text.isdigit() and int(text) <= 65535:
         return int(text)
-    if text in SERVICES:
-        return SERVICES[text]
+    for (name, service_proto), port in SERVICES.items():
+        if name == text and proto in (None, service_proto):
+            return port
     raise param(f"invalid port/service `{text}' specified")
 
 
-def parse_port_range(text: str) -> tuple[int, int]:
+def parse_port_range(text: str, proto: str | None = None) -> tuple[int, int]:
     """`p`, `p:q`, `p:` (to 65535) or `:q` (from 0), as the tcp/udp matches take them."""
     if ":" not in text:
-        port = parse_port(text)
+        port = parse_port(text, proto)
         return port, port
     low, _, high = text.partition(":")
-    first = parse_port(low) if low else 0
-    last = parse_port(high) if high else 65535
+    first = parse_port(low, proto) if low else 0
+    last = parse_port(high, proto) if high else 65535
     if first > last:
         raise param("invalid portrange (min > max)")
     return first, last
