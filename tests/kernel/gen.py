@@ -37,6 +37,11 @@ DEFAULT_COUNT = 200
 
 NODE = {"node_ip": "192.168.49.2/24", "local_ips": ["192.168.49.3"],
         "pod_cidr": ["10.244.0.0/16"], "pod_iface": "cni0"}  # fmt: skip
+# A second node: an extra address off the subnet, a Calico-style pod interface, and
+# route_localnet (DNAT to 127.0.0.1 from outside is then routed instead of dropped).
+NODE_B = {"node_ip": "192.168.49.2/24", "local_ips": ["192.168.49.3", "172.16.0.1"],
+          "pod_cidr": ["10.244.0.0/16"], "pod_iface": "cali0",
+          "sysctls": {"net.ipv4.conf.all.route_localnet": 1}}  # fmt: skip
 CLIENTS = ["192.168.49.100", "203.0.113.7"]
 PODS = ["10.244.1.5", "10.244.2.6"]
 SERVICES = ["10.96.0.10", "10.96.0.20"]
@@ -44,7 +49,8 @@ NODE_ADDRS = ["192.168.49.2", "192.168.49.3"]
 REMOTE = ["203.0.113.50"]
 PORTS = [80, 443, 8080, 53]
 CIDRS = ["10.244.0.0/16", "192.168.49.0/24", "10.96.0.0/12"]
-IFACES = {"in": ["eth0", "cni0", "eth+", "cni+"], "out": ["eth0", "cni0", "eth+", "lo"]}
+IFACES = {"in": ["eth0", "cni0", "eth+", "cni+", "cali+", "lo"],
+          "out": ["eth0", "cni0", "eth+", "lo", "cali0"]}  # fmt: skip
 IN_HOOKS, OUT_HOOKS = {"PREROUTING", "INPUT", "FORWARD"}, {"FORWARD", "OUTPUT", "POSTROUTING"}
 CTSTATES = ["NEW", "ESTABLISHED", "RELATED,ESTABLISHED", "INVALID", "DNAT", "NEW,DNAT", "UNTRACKED"]
 MARKS = ["0x4000/0x4000", "0x1/0x1", "0x4001/0xffffffff"]
@@ -79,7 +85,8 @@ def case(seed: int) -> Case:
     tables = [t for t in ("raw", "mangle", "nat", "filter") if rng.random() < 0.5]
     tables = tables or [rng.choice(("nat", "filter"))]
     text = "".join(_table(rng, table) for table in tables)
-    return Case(seed, text, [packet(rng) for _ in range(2)])
+    node = NODE if rng.random() < 0.75 else NODE_B
+    return Case(seed, text, [packet(rng, node) for _ in range(2)])
 
 
 def _table(rng: random.Random, table: str) -> str:
@@ -230,7 +237,7 @@ def _target_text(rng: random.Random, choice: str, proto: str | None) -> str:
         kinds = ["icmp-port-unreachable"] + (["tcp-reset"] if proto == "tcp" else [])
         return f"-j REJECT --reject-with {rng.choice(kinds)}"
     if choice == "DNAT":
-        address = rng.choice(PODS + PODS + NODE_ADDRS[:1] + REMOTE)
+        address = rng.choice(PODS + PODS + NODE_ADDRS[:1] + REMOTE + ["127.0.0.1"])
         port = f":{rng.choice((8080, 80))}" if proto and rng.random() < 0.7 else ""
         return f"-j DNAT --to-destination {address}{port}"
     if choice == "NOTRACK":
@@ -250,17 +257,19 @@ def _target_text(rng: random.Random, choice: str, proto: str | None) -> str:
     return f"-j {choice}"
 
 
-def packet(rng: random.Random) -> dict:
+def packet(rng: random.Random, node: dict = NODE) -> dict:
     """A first packet: from a client, from a pod, or from the node itself."""
     kind = rng.choice(("client", "client", "pod", "local"))
-    targets = SERVICES + NODE_ADDRS + PODS + REMOTE
+    targets = SERVICES + NODE_ADDRS + PODS + REMOTE + node["local_ips"][1:]
     proto = rng.choice(("tcp", "tcp", "udp"))
     base = {"proto": proto, "sport": rng.choice((40000, 40001, 51000)), "dport": rng.choice(PORTS)}
     if kind == "client":
         src, extra = rng.choice(CLIENTS), {"origin": "external", "in_iface": "eth0"}
     elif kind == "pod":
-        src, extra = rng.choice(PODS), {"origin": "external", "in_iface": "cni0"}
+        src, extra = rng.choice(PODS), {"origin": "external", "in_iface": node["pod_iface"]}
+    elif rng.random() < 0.1:  # a process talking to itself over 127.0.0.1
+        src, extra, targets = "127.0.0.1", {"origin": "local"}, ["127.0.0.1"]
     else:
         src, extra = NODE_ADDRS[0], {"origin": "local"}
-    dst = rng.choice([t for t in targets if t != src])
-    return {**extra, "src": src, "dst": dst, **base, **NODE}
+    dst = rng.choice([t for t in targets if t != src] or targets)
+    return {**extra, "src": src, "dst": dst, **base, **node}
