@@ -52,6 +52,9 @@ TopologyFactory = Callable[..., Topology]
 @pytest.fixture
 def kernel() -> Iterator[TopologyFactory]:
     """`kernel(ruleset, node=NodeConfig(...))` -> a built Topology, closed after the test."""
+    reason = kernel_unavailable()
+    if reason:
+        pytest.skip(reason)
     opened: list[Topology] = []
 
     def factory(
