@@ -143,26 +143,27 @@ def render_restore(
     services, changed = _render_services(state, old, ctx, reuse)
     if full:
         changed = set(services)
-    cleanup = (
-        not large or previous is None or now - previous.last_cleanup > state.options.sync_period
-    )
+    # In large clusters reading the nat table back is costly: at most once per sync period.
+    cleanup = not large or previous is None or now - previous.last_cleanup > ctx.options.sync_period
     original = previous.node if previous else NodeTables()
     before = _ensure_jumps(original) if full else original
     active = _active_chains(services, previous if reuse else None, changed)
     stale = _stale_chains(before, active) if cleanup else []
     restore = _assemble(state, services, changed, stale)
-    result = SyncResult(
-        restore=restore.text,
-        full=full,
-        applied=True,
-        node=before,
-        large_cluster=large,
-        last_cleanup=now if cleanup else previous.last_cleanup,  # type: ignore[union-attr]
-        written_chains=tuple(restore.written),
-        ctx=ctx,
-        cache=services,
-        active=active,
-    )
+    result = SyncResult(restore.text, full, True, before, large, now)
+    if not cleanup and previous is not None:
+        result.last_cleanup = previous.last_cleanup
+    result.written_chains, result.ctx = tuple(restore.written), ctx
+    result.cache, result.active = services, active
+    return _finish(result, restore, original, stale)
+
+
+def _finish(
+    result: SyncResult, restore: _Restore, original: NodeTables, stale: list[str]
+) -> SyncResult:
+    """Apply the restore to the node; a refusal leaves the node as it was and asks for a
+    full sync next time (proxier.needFullSync)."""
+    before = result.node
     try:
         result.node = _apply(before, restore)
     except RestoreError as err:
@@ -232,47 +233,55 @@ class _Restore:
 def _assemble(
     state: ProxyState, services: dict[str, _Cached], changed: set[str], stale: list[str]
 ) -> _Restore:
-    """The restore input in kube-proxy's emission order (Services by namespace/name)."""
+    """The restore input in kube-proxy's emission order (Services by namespace/name):
+    `*filter`, chain lines, rules, COMMIT, then the same for `*nat` (syncProxyRules)."""
     opts = state.options
     filter_rules = fixed.render_kubelet_firewall(opts)
-    nat_chains = list(fixed.NAT_CHAINS)
-    nat_rules = fixed.render_postrouting(opts)
-    own: dict[str, list[str]] = {}
-    for key, svc in services.items():
+    for svc in services.values():
         filter_rules.extend(svc.filter_rules)
-        if key not in changed:
-            nat_rules.extend(svc.dispatch)  # its own chains are left as they are
-            continue
-        for port in svc.ports:
-            nat_rules.extend(port.nat_services)
-            nat_rules.extend(port.nat_nodeports)
-            nat_chains.extend(port.nat_chains)
-            nat_rules.extend(port.nat_rules)
-            own.update((c, port.chain_rules.get(c, [])) for c in port.nat_chains)
-    flat = itertools.chain.from_iterable
-    kube_services = list(flat(s.kube_services for s in services.values()))
-    kube_nodeports = list(flat(s.kube_nodeports for s in services.values()))
-    written = nat_chains[len(fixed.NAT_CHAINS) :]
-    nat_chains.extend(stale)
-    nat_rules.extend(f"-X {c}" for c in stale)
-    tail = fixed.render_nodeports_tail(opts, state.node)
-    nat_rules.extend(tail)
     filter_rules.extend(fixed.render_forward(opts))
     filter_chains = fixed.filter_chain_names(opts)
-    lines = ["*filter"]
-    lines.extend(f":{c} - [0:0]" for c in filter_chains)
-    lines.extend(filter_rules)
-    lines.extend(("COMMIT", "*nat"))
-    lines.extend(f":{c} - [0:0]" for c in nat_chains)
-    lines.extend(nat_rules)
-    lines.append("COMMIT")
+    nat_chains, nat_rules, own = _nat_body(services, changed)
+    tail = fixed.render_nodeports_tail(opts, state.node)
+    nat_rules = [
+        *fixed.render_postrouting(opts),
+        *nat_rules,
+        *(f"-X {c}" for c in stale),
+        *tail,
+    ]
+    lines = ["*filter", *(f":{c} - [0:0]" for c in filter_chains), *filter_rules, "COMMIT"]
+    chain_lines = (f":{c} - [0:0]" for c in (*fixed.NAT_CHAINS, *nat_chains, *stale))
+    lines += ["*nat", *chain_lines, *nat_rules, "COMMIT"]
+    flat = itertools.chain.from_iterable
     nat = _by_chain(fixed.NAT_CHAINS, fixed.render_postrouting(opts))
-    nat[KUBE_SERVICES], nat[KUBE_NODEPORTS] = kube_services + tail, kube_nodeports
+    nat[KUBE_SERVICES] = [*flat(s.kube_services for s in services.values()), *tail]
+    nat[KUBE_NODEPORTS] = list(flat(s.kube_nodeports for s in services.values()))
     writes = {
         "filter": _by_chain(filter_chains, filter_rules),
         "nat": nat | own | {c: [] for c in stale},
     }
-    return _Restore("\n".join(lines) + "\n", written, writes, stale)
+    return _Restore("\n".join(lines) + "\n", nat_chains, writes, stale)
+
+
+def _nat_body(
+    services: dict[str, _Cached], changed: set[str]
+) -> tuple[list[str], list[str], dict[str, list[str]]]:
+    """Per Service: its dispatch rules always; its own chains (lines, rules, and the rules
+    per chain) only if it changed: a partial sync leaves the others as they are."""
+    chains: list[str] = []
+    rules: list[str] = []
+    own: dict[str, list[str]] = {}
+    for key, svc in services.items():
+        if key not in changed:
+            rules.extend(svc.dispatch)
+            continue
+        for port in svc.ports:
+            rules.extend(port.nat_services)
+            rules.extend(port.nat_nodeports)
+            chains.extend(port.nat_chains)
+            rules.extend(port.nat_rules)
+            own.update((c, port.chain_rules.get(c, [])) for c in port.nat_chains)
+    return chains, rules, own
 
 
 def _by_chain(chains: Iterable[str], rules: list[str]) -> dict[str, list[str]]:

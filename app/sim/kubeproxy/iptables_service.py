@@ -138,6 +138,20 @@ def render_dispatch(out: PortRender, port: ServicePort, plan: _Plan, ctx: Render
         cip = _match(port, port.cluster_ip, plan.filter_comment_int)
         target = "DROP" if plan.has_endpoints else "REJECT"
         filt.append(f"-A {KUBE_SERVICES} {cip} -j {target}")
+    render_external_dispatch(out, port, plan)
+    if port.node_port:
+        render_nodeport(out, port, plan, ctx)
+    if port.health_check_node_port:
+        filt.append(
+            f'-A {KUBE_NODEPORTS} -m comment --comment "{spn} health check node port" '
+            f"-m tcp -p tcp --dport {port.health_check_node_port} -j ACCEPT"
+        )
+
+
+def render_external_dispatch(out: PortRender, port: ServicePort, plan: _Plan) -> None:
+    """External IPs and LB IPs: to KUBE-EXT (or KUBE-FW with source ranges) when endpoints
+    exist, REJECT/DROP in KUBE-EXTERNAL-SERVICES when none serve external traffic."""
+    spn, nat, filt = port.spn, out.nat_services, out.filter_rules
     for ip in port.external_ips:
         if plan.has_endpoints:
             ext = _match(port, ip, f'"{spn} external IP"')
@@ -154,13 +168,6 @@ def render_dispatch(out: PortRender, port: ServicePort, plan: _Plan, ctx: Render
             filt.append(f"-A {KUBE_PROXY_FIREWALL} {fw} -j DROP")
     if not plan.has_external:
         filt.extend(_external_filter(port, plan, ip) for ip in port.lb_ips)
-    if port.node_port:
-        render_nodeport(out, port, plan, ctx)
-    if port.health_check_node_port:
-        filt.append(
-            f'-A {KUBE_NODEPORTS} -m comment --comment "{spn} health check node port" '
-            f"-m tcp -p tcp --dport {port.health_check_node_port} -j ACCEPT"
-        )
 
 
 def _external_filter(port: ServicePort, plan: _Plan, ip: str) -> str:
