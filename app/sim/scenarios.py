@@ -26,7 +26,7 @@ from app.sim.cluster.objects import (
     Service,
     ServicePort,
 )
-from app.sim.cluster.workloads import HASH_LABEL, MAX_PODS
+from app.sim.cluster.workloads import HASH_LABEL, MAX_PODS, clone_containers
 
 DAY = 86400
 HOUR = 3600
@@ -45,47 +45,41 @@ def _nodes(cluster: Cluster, workers: int) -> None:
 
 
 def _pinned_workload(
-    cluster: Cluster,
-    name: str,
-    template_hash: str,
-    container: Container,
-    pods: list[tuple[str, str, str, int]],
-) -> Deployment:
+    cluster: Cluster, name: str, template_hash: str, container: Container, pods: list[tuple]
+) -> None:
     """A Deployment whose ReplicaSet and pods have fixed names, IPs and creation times.
 
-    `pods` holds (suffix, node, ip, created). Used to reproduce a cluster someone printed.
+    `pods` holds (suffix, node, ip, created). Used to reproduce a cluster someone printed;
+    the controllers then adopt it as their own (the ReplicaSet's template matches).
     """
     labels = {"app": name}
-    template = PodTemplate(dict(labels), [container])
     created = min(p[3] for p in pods)
-    deploy = Deployment(
-        cluster.new_meta(name, labels=dict(labels), creation=created), len(pods), labels, template
-    )
-    rs_labels = labels | {HASH_LABEL: template_hash}
-    rs_meta = cluster.new_meta(f"{name}-{template_hash}", labels=rs_labels, creation=created)
-    rs_meta.owner = ("Deployment", name)
-    rs_meta.annotations["deployment.kubernetes.io/revision"] = "1"
-    rs = ReplicaSet(
-        rs_meta,
-        len(pods),
-        dict(rs_labels),
-        PodTemplate(dict(rs_labels), [container]),
-        template_hash,
-    )
+    meta = cluster.new_meta(name, labels=dict(labels), creation=created)
+    deploy = Deployment(meta, len(pods), labels, PodTemplate(dict(labels), [container]))
     cluster.deployments[("default", name)] = deploy
-    cluster.replicasets[("default", rs_meta.name)] = rs
     cluster._touch("Deployment", deploy.meta, "created")
-    cluster._touch("ReplicaSet", rs_meta, "created")
+    rs = _pinned_replicaset(cluster, deploy, template_hash, created)
     for suffix, node, ip, when in pods:
-        meta = cluster.new_meta(f"{rs_meta.name}-{suffix}", labels=dict(rs_labels), creation=when)
-        meta.owner = ("ReplicaSet", rs_meta.name)
-        pod = Pod(
-            meta, [Container(container.name, container.image, list(container.ports))], node, ip
-        )
+        meta = cluster.new_meta(f"{rs.meta.name}-{suffix}", labels=dict(rs.selector), creation=when)
+        meta.owner = ("ReplicaSet", rs.meta.name)
+        pod = Pod(meta, clone_containers([container]), node, ip)
         pod.phase, pod.started = "Running", when
         cluster.pods[("default", pod.name)] = pod
         cluster._touch("Pod", meta, "created")
-    return deploy
+
+
+def _pinned_replicaset(
+    cluster: Cluster, deploy: Deployment, template_hash: str, created: int
+) -> ReplicaSet:
+    labels = deploy.template.labels | {HASH_LABEL: template_hash}
+    meta = cluster.new_meta(f"{deploy.meta.name}-{template_hash}", labels=labels, creation=created)
+    meta.owner = ("Deployment", deploy.meta.name)
+    meta.annotations["deployment.kubernetes.io/revision"] = "1"
+    template = PodTemplate(dict(labels), clone_containers(deploy.template.containers))
+    rs = ReplicaSet(meta, deploy.replicas, dict(labels), template, template_hash)
+    cluster.replicasets[("default", meta.name)] = rs
+    cluster._touch("ReplicaSet", meta, "created")
+    return rs
 
 
 def seed_cluster(seed: int = 0) -> Cluster:

@@ -101,38 +101,36 @@ def pod_spec(containers: list[Container], node_name: str = "") -> dict[str, Any]
     return out
 
 
+def _container_status(pod: Pod, container: Container, start: str) -> dict[str, Any]:
+    running = pod.phase == "Running"
+    state = (
+        {"running": {"startedAt": start}}
+        if running
+        else {"waiting": {"reason": "ContainerCreating"}}
+    )
+    return {
+        "image": container.image,
+        "name": container.name,
+        "ready": pod.ready,
+        "restartCount": pod.restarts,
+        "started": running,
+        "state": state,
+    }
+
+
 def pod_status(cluster: Cluster, pod: Pod) -> dict[str, Any]:
     if not pod.node_name:
         return {"phase": "Pending", "qosClass": "BestEffort"}
     ready = "True" if pod.ready else "False"
     start = rfc3339(pod.started if pod.started is not None else pod.meta.creation)
+    kinds = (("Initialized", "True"), ("Ready", ready), ("ContainersReady", ready))
     conditions = [
         {"type": t, "status": s, "lastTransitionTime": start}
-        for t, s in (
-            ("Initialized", "True"),
-            ("Ready", ready),
-            ("ContainersReady", ready),
-            ("PodScheduled", "True"),
-        )
-    ]
-    statuses = [
-        {
-            "image": c.image,
-            "name": c.name,
-            "ready": pod.ready,
-            "restartCount": pod.restarts,
-            "started": pod.phase == "Running",
-            "state": {"running": {"startedAt": start}},
-        }
-        for c in pod.containers
+        for t, s in (*kinds, ("PodScheduled", "True"))
     ]
     node = cluster.nodes.get(pod.node_name)
-    out = {
-        "conditions": conditions,
-        "containerStatuses": statuses,
-        "phase": pod.phase,
-        "qosClass": "BestEffort",
-    }
+    out: dict[str, Any] = {"conditions": conditions, "phase": pod.phase, "qosClass": "BestEffort"}
+    out["containerStatuses"] = [_container_status(pod, c, start) for c in pod.containers]
     out |= {"hostIP": node.internal_ip if node else "", "startTime": start}
     if pod.ip:
         out |= {"podIP": pod.ip, "podIPs": [{"ip": pod.ip}]}

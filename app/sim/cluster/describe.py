@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from app.sim.cluster.endpoints import endpoints_subsets, format_endpoints
 from app.sim.cluster.manifests import LAST_APPLIED
 from app.sim.cluster.objects import Event, Meta, Node, Pod, Service
+from app.sim.cluster.printers import format_labels, pod_status
 from app.sim.cluster.tabwriter import align
 from app.sim.cluster.timefmt import EPOCH, human_duration
 
@@ -71,8 +72,6 @@ def _finish(cluster: Cluster, lines: list[str], kind: str, meta: Meta) -> str:
 
 
 def describe_service(cluster: Cluster, svc: Service) -> str:
-    from app.sim.cluster.printers import format_labels
-
     lines = [f"Name:\t{svc.name}", f"Namespace:\t{svc.meta.namespace}"]
     lines += _multiline("Labels", svc.meta.labels)
     lines += _multiline("Annotations", svc.meta.annotations, skip=(LAST_APPLIED,))
@@ -128,47 +127,56 @@ def _fake_id(*parts: str) -> str:
 
 
 def describe_pod(cluster: Cluster, pod: Pod) -> str:
-    node = cluster.nodes.get(pod.node_name)
-    head = [f"Name:\t{pod.name}", f"Namespace:\t{pod.meta.namespace}", "Priority:\t0"]
-    head += [
-        "Service Account:\tdefault",
-        f"Node:\t{pod.node_name}/{node.internal_ip}" if node else "Node:\t<none>",
-    ]
-    if pod.started is not None:
-        head.append(f"Start Time:\t{_rfc1123z(cluster, pod.started)}")
-    head += _multiline("Labels", pod.meta.labels)
-    head += _multiline("Annotations", pod.meta.annotations, skip=(LAST_APPLIED,))
-    if pod.terminating:
-        head.append(
-            f"Status:\tTerminating (lasts {human_duration(pod.meta.deletion - cluster.now)})"
-        )
-        head.append(f"Termination Grace Period:\t{pod.grace_period}s")
-    else:
-        head.append(f"Status:\t{pod.phase}")
-    head += [f"IP:\t{pod.ip}", "IPs:" if pod.ip else "IPs:\t<none>"]
     block = [f"  IP:\t{pod.ip}"] if pod.ip else []
     if pod.meta.owner:
         block.append(f"Controlled By:\t{pod.meta.owner[0]}/{pod.meta.owner[1]}")
     block.append("Containers:")
     for container in pod.containers:
         block += _container_lines(pod, container)
+    tail = [*_pod_conditions(pod), "Volumes:\t<none>", "QoS Class:\tBestEffort"]
+    tail += ["Node-Selectors:\t<none>", *TOLERATIONS]
+    return _finish(cluster, _pod_head(cluster, pod) + block + tail, "Pod", pod.meta)
+
+
+# The two tolerations the DefaultTolerationSeconds admission plugin adds to every pod.
+TOLERATIONS = [
+    "Tolerations:\tnode.kubernetes.io/not-ready:NoExecute op=Exists for 300s",
+    "\tnode.kubernetes.io/unreachable:NoExecute op=Exists for 300s",
+]
+
+
+def _pod_head(cluster: Cluster, pod: Pod) -> list[str]:
+    node = cluster.nodes.get(pod.node_name)
+    head = [f"Name:\t{pod.name}", f"Namespace:\t{pod.meta.namespace}", "Priority:\t0"]
+    head.append("Service Account:\tdefault")
+    head.append(f"Node:\t{pod.node_name}/{node.internal_ip}" if node else "Node:\t<none>")
+    if pod.started is not None:
+        head.append(f"Start Time:\t{_rfc1123z(cluster, pod.started)}")
+    head += _multiline("Labels", pod.meta.labels)
+    head += _multiline("Annotations", pod.meta.annotations, skip=(LAST_APPLIED,))
+    if pod.meta.deletion is not None:
+        left = human_duration(pod.meta.deletion - cluster.now)
+        head.append(f"Status:\tTerminating (lasts {left})")
+        head.append(f"Termination Grace Period:\t{pod.grace_period}s")
+    else:
+        head.append(f"Status:\t{pod_status(pod)}")
+    # `IPs:` alone on its line flushes the tabwriter: the block below aligns on its own
+    return [*head, f"IP:\t{pod.ip}", "IPs:" if pod.ip else "IPs:\t<none>"]
+
+
+def _pod_conditions(pod: Pod) -> list[str]:
     ready = "True" if pod.ready else "False"
-    block += ["Conditions:", "  Type\tStatus"]
     scheduled = "True" if pod.node_name else "False"
-    for kind, status in (
-        ("PodReadyToStartContainers", scheduled),
+    started = "True" if pod.ip else "False"
+    rows = (
+        ("PodReadyToStartContainers", started),
         ("Initialized", "True"),
         ("Ready", ready),
         ("ContainersReady", ready),
         ("PodScheduled", scheduled),
-    ):
-        block.append(f"  {kind} \t{status} ")
-    tolerations = [
-        "Tolerations:\tnode.kubernetes.io/not-ready:NoExecute op=Exists for 300s",
-        "\tnode.kubernetes.io/unreachable:NoExecute op=Exists for 300s",
-    ]
-    block += ["Volumes:\t<none>", "QoS Class:\tBestEffort", "Node-Selectors:\t<none>", *tolerations]
-    return _finish(cluster, head + block, "Pod", pod.meta)
+    )
+    # describe writes each cell with a trailing space ("  %v \t%v \n")
+    return ["Conditions:", "  Type\tStatus", *(f"  {kind} \t{status} " for kind, status in rows)]
 
 
 def _container_lines(pod: Pod, container) -> list[str]:
@@ -215,18 +223,26 @@ def describe_node(cluster: Cluster, node: Node) -> str:
     taint = "node-role.kubernetes.io/control-plane:NoSchedule" if node.control_plane else "<none>"
     lines += [f"Taints:\t{taint}", f"Unschedulable:\t{str(node.unschedulable).lower()}"]
     text = align("\n".join(lines), minwidth=0, padding=2) + "\n"
+    text += "Conditions:\n" + align("\n".join(_node_conditions(node)), minwidth=0, padding=2)
+    text += "\n" + align("\n".join(_node_info(cluster, node)), minwidth=0, padding=2) + "\n"
+    events = _events(cluster, "Node", node.meta)
+    return text + (events or "Events:  <none>\n")
+
+
+def _node_conditions(node: Node) -> list[str]:
     status, reason, message = (
         ("True", "KubeletReady", "kubelet is posting ready status")
         if node.ready
         else ("Unknown", "NodeStatusUnknown", "Kubelet stopped posting node status.")
     )
-    conditions = ["  Type\tStatus\tReason\tMessage", "  ----\t------\t------\t-------"]
-    conditions.append(f"  Ready \t{status} \t{reason} \t{message}")
-    text += "Conditions:\n" + align("\n".join(conditions), minwidth=0, padding=2) + "\n"
-    info = [
-        "Addresses:",
-        f"  InternalIP:\t{node.internal_ip}",
-        f"  Hostname:\t{node.name}",
+    rows = ["  Type\tStatus\tReason\tMessage", "  ----\t------\t------\t-------"]
+    return [*rows, f"  Ready \t{status} \t{reason} \t{message}"]
+
+
+def _node_info(cluster: Cluster, node: Node) -> list[str]:
+    """Addresses, System Info and the pod table: one tabwriter block after `System Info:`."""
+    info = ["Addresses:", f"  InternalIP:\t{node.internal_ip}", f"  Hostname:\t{node.name}"]
+    info += [
         "System Info:",
         f"  Kernel Version:\t{node.kernel_version}",
         f"  OS Image:\t{node.os_image}",
@@ -239,12 +255,7 @@ def describe_node(cluster: Cluster, node: Node) -> str:
     ]
     pods = sorted(cluster.pods_on(node.name), key=lambda p: (p.meta.namespace, p.name))
     info.append(f"Non-terminated Pods:\t({len(pods)} in total)")
-    text += align("\n".join(info), minwidth=0, padding=2) + "\n"
-    table = ["  Namespace\tName\tAge", "  ---------\t----\t---"]
-    table += [
-        f"  {p.meta.namespace}\t{p.name}\t{human_duration(cluster.now - p.meta.creation)}"
-        for p in pods
-    ]
-    text += align("\n".join(table), minwidth=0, padding=2) + "\n"
-    events = _events(cluster, "Node", node.meta)
-    return text + (events or "Events:  <none>\n")
+    info += ["  Namespace\tName\tAge", "  ---------\t----\t---"]
+    ages = [human_duration(cluster.now - p.meta.creation) for p in pods]
+    info += [f"  {p.meta.namespace}\t{p.name}\t{age}" for p, age in zip(pods, ages, strict=True)]
+    return info

@@ -116,48 +116,40 @@ def cmd_run(cluster: Cluster, parsed: Parsed, stdin: str | None, out: Output) ->
 # -- expose ----------------------------------------------------------------------------------
 
 
+NO_RESOURCE = (
+    "error: You must provide one or more resources by argument or filename.\n"
+    "Example resource specifications include:\n   '-f rsrc.yaml'\n   '--filename=rsrc.json'\n"
+    "   '<resource> <name>'\n   '<resource>'"
+)
+
+
+def _exposed(source: object, kind: str) -> tuple[dict[str, str], list[Container], dict[str, str]]:
+    """(selector, containers, labels) the new Service takes from what is exposed."""
+    if isinstance(source, Deployment):
+        return dict(source.selector), source.template.containers, source.meta.labels
+    if isinstance(source, Pod):
+        return dict(source.meta.labels), source.containers, source.meta.labels
+    if isinstance(source, Service):
+        return dict(source.selector), [], source.meta.labels
+    raise ClusterError(f"error: cannot expose a {kind}")
+
+
 def cmd_expose(cluster: Cluster, parsed: Parsed, stdin: str | None, out: Output) -> None:
     targets = split_targets(parsed.args)
     if not targets or not targets[0][1]:
-        raise ClusterError(
-            "error: You must provide one or more resources by argument or filename.\n"
-            "Example resource specifications include:\n   '-f rsrc.yaml'\n   "
-            "'--filename=rsrc.json'\n"
-            "   '<resource> <name>'\n   '<resource>'"
-        )
+        raise ClusterError(NO_RESOURCE)
     resource, names = targets[0]
     namespace = str(parsed.get("namespace"))
     source = get_object(cluster, resource.kind, names[0], namespace)
-    if isinstance(source, Deployment):
-        selector, containers, labels = (
-            dict(source.selector),
-            source.template.containers,
-            source.meta.labels,
-        )
-    elif isinstance(source, Pod):
-        selector, containers, labels = (
-            dict(source.meta.labels),
-            source.containers,
-            source.meta.labels,
-        )
-    elif isinstance(source, Service):
-        selector, containers, labels = dict(source.selector), [], source.meta.labels
-    else:
-        raise ClusterError(f"error: cannot expose a {resource.kind}")
-    port = _expose_port(parsed, containers, source)
+    selector, containers, labels = _exposed(source, resource.kind)
     target = str(parsed.get("target-port") or "")
-    svc = Service(
-        cluster.new_meta(str(parsed.get("name") or names[0]), namespace, labels=dict(labels)),
-        type=str(parsed.get("type") or "ClusterIP"),
-        selector=selector,
-        ports=[
-            ServicePort(
-                port,
-                str(parsed.get("protocol") or "TCP"),
-                target_port=int(target) if target.isdigit() else target,
-            )
-        ],
+    port = ServicePort(
+        _expose_port(parsed, containers, source),
+        str(parsed.get("protocol") or "TCP"),
+        target_port=int(target) if target.isdigit() else target,
     )
+    meta = cluster.new_meta(str(parsed.get("name") or names[0]), namespace, labels=dict(labels))
+    svc = Service(meta, str(parsed.get("type") or "ClusterIP"), selector, [port])
     cluster.create_service(svc)
     out.out.append(f"service/{svc.name} exposed\n")
 

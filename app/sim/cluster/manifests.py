@@ -251,41 +251,43 @@ def _create(cluster: Cluster, kind: str, obj: Any) -> None:
         cluster.add_deployment(obj)
 
 
+POD_UPDATE_FORBIDDEN = (
+    "spec: Forbidden: pod updates may not change fields other than `spec.containers[*].image`,"
+    "`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only "
+    "additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be "
+    "set to 1 if it was previously negative)"
+)
+
+
 def update(cluster: Cluster, kind: str, existing: Any, obj: Any) -> None:
     """Store `obj` in place of `existing` (same kind and name), as a PUT/PATCH would."""
     if kind == "Service":
         cluster.replace_service(obj)
-        return
-    if kind == "Pod":
-        if [asdict_container(c) for c in existing.containers] != [
-            asdict_container(c) for c in obj.containers
-        ]:
-            raise Invalid(
-                "Pod",
-                obj.meta.name,
-                [
-                    "spec: Forbidden: pod updates may not change fields other than "
-                    "`spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,"
-                    "`spec.tolerations` (only additions to existing tolerations),"
-                    "`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was "
-                    "previously negative)"
-                ],
-            )
-        existing.meta.labels = obj.meta.labels
-        existing.meta.annotations = obj.meta.annotations
-        cluster._touch("Pod", existing.meta, "updated")
-        cluster.settle()  # a relabelled pod may join or leave Services
-        return
+    elif kind == "Pod":
+        _update_pod(cluster, existing, obj)
+    else:
+        _update_deployment(cluster, existing, obj)
+
+
+def _update_pod(cluster: Cluster, existing: Pod, obj: Pod) -> None:
+    """Only metadata may change here (the lab does not model in-place image updates)."""
+    before = [asdict_container(c) for c in existing.containers]
+    if before != [asdict_container(c) for c in obj.containers]:
+        raise Invalid("Pod", obj.meta.name, [POD_UPDATE_FORBIDDEN])
+    existing.meta.labels = obj.meta.labels
+    existing.meta.annotations = obj.meta.annotations
+    cluster._touch("Pod", existing.meta, "updated")
+    cluster.settle()  # a relabelled pod may join or leave Services
+
+
+def _update_deployment(cluster: Cluster, existing: Deployment, obj: Deployment) -> None:
     if existing.selector != obj.selector:
-        raise Invalid(
-            "Deployment",
-            obj.meta.name,
-            [
-                "spec.selector: Invalid value: "
-                f"v1.LabelSelector{{MatchLabels:map[string]string{_go_map(obj.selector)}, "
-                "MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: field is immutable"
-            ],
+        selector = f"MatchLabels:map[string]string{_go_map(obj.selector)}"
+        cause = (
+            f"spec.selector: Invalid value: v1.LabelSelector{{{selector}, "
+            "MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: field is immutable"
         )
+        raise Invalid("Deployment", obj.meta.name, [cause])
     existing.meta.labels, existing.meta.annotations = obj.meta.labels, obj.meta.annotations
     existing.replicas = obj.replicas
     if existing.template != obj.template:

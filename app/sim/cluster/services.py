@@ -81,50 +81,60 @@ def _port_causes(svc: Service) -> list[str]:
     return causes
 
 
-def _spec_causes(svc: Service) -> list[str]:
+def _type_causes(svc: Service) -> list[str]:
     causes = []
     if svc.type not in SERVICE_TYPES:
-        causes.append(
-            f'spec.type: Unsupported value: "{svc.type}": supported values: {_SUPPORTED_TYPES}'
-        )
+        supported = f"supported values: {_SUPPORTED_TYPES}"
+        causes.append(f'spec.type: Unsupported value: "{svc.type}": {supported}')
     if svc.type == "ExternalName" and not svc.external_name:
         causes.append("spec.externalName: Required value")
     if svc.type != "ExternalName" and not svc.ports and not svc.headless:
         causes.append("spec.ports: Required value")
+    return causes
+
+
+def _affinity_causes(svc: Service) -> list[str]:
     if svc.session_affinity not in ("None", "ClientIP"):
-        causes.append(
-            f'spec.sessionAffinity: Unsupported value: "{svc.session_affinity}": '
-            'supported values: "ClientIP", "None"'
-        )
+        supported = 'supported values: "ClientIP", "None"'
+        return [f'spec.sessionAffinity: Unsupported value: "{svc.session_affinity}": {supported}']
     if svc.session_affinity == "ClientIP" and not 0 < svc.affinity_timeout <= 86400:
-        causes.append(
+        return [
             "spec.sessionAffinityConfig.clientIP.timeoutSeconds: Invalid value: "
             f"{svc.affinity_timeout}: must be greater than 0 and less than 86400"
-        )
-    for policy, field in (
-        (svc.external_traffic_policy, "externalTrafficPolicy"),
-        (svc.internal_traffic_policy, "internalTrafficPolicy"),
-    ):
+        ]
+    return []
+
+
+def _policy_causes(svc: Service) -> list[str]:
+    causes = []
+    policies = {
+        "externalTrafficPolicy": svc.external_traffic_policy,
+        "internalTrafficPolicy": svc.internal_traffic_policy,
+    }
+    for field, policy in policies.items():
         if policy and policy not in ("Cluster", "Local"):
-            causes.append(
-                f'spec.{field}: Unsupported value: "{policy}": supported values: "Cluster", "Local"'
-            )
+            supported = 'supported values: "Cluster", "Local"'
+            causes.append(f'spec.{field}: Unsupported value: "{policy}": {supported}')
     if svc.external_traffic_policy and svc.type not in ("NodePort", "LoadBalancer"):
         causes.append(
             f'spec.externalTrafficPolicy: Invalid value: "{svc.external_traffic_policy}": '
             "may only be set for externally-accessible services"
         )
-    for i, ip in enumerate(svc.external_ips):
-        if not _valid_ip(ip):
-            causes.append(
-                f'spec.externalIPs[{i}]: Invalid value: "{ip}": must be a valid IP address'
-            )
-    for i, cidr in enumerate(svc.load_balancer_source_ranges):
-        if not _valid_cidr(cidr):
-            causes.append(
-                f'spec.loadBalancerSourceRanges[{i}]: Invalid value: "{cidr}": '
-                "must be a list of IP ranges. For example, 10.240.0.0/24,10.250.0.0/24 "
-            )
+    return causes
+
+
+def _address_causes(svc: Service) -> list[str]:
+    causes = [
+        f'spec.externalIPs[{i}]: Invalid value: "{ip}": must be a valid IP address'
+        for i, ip in enumerate(svc.external_ips)
+        if not _valid_ip(ip)
+    ]
+    causes += [
+        f'spec.loadBalancerSourceRanges[{i}]: Invalid value: "{cidr}": '
+        "must be a list of IP ranges. For example, 10.240.0.0/24,10.250.0.0/24 "
+        for i, cidr in enumerate(svc.load_balancer_source_ranges)
+        if not _valid_cidr(cidr)
+    ]
     return causes
 
 
@@ -146,7 +156,8 @@ def _valid_cidr(text: str) -> bool:
 
 def validate_service(svc: Service) -> None:
     """Raise Invalid with every cause found, or return."""
-    causes = _spec_causes(svc) + _port_causes(svc)
+    causes = _type_causes(svc) + _affinity_causes(svc) + _policy_causes(svc)
+    causes += _address_causes(svc) + _port_causes(svc)
     if causes:
         raise Invalid("Service", svc.name, causes)
 

@@ -101,40 +101,43 @@ def _failed_scheduling(cluster: Cluster) -> str:
 
 def start_pod(cluster: Cluster, pod: Pod) -> None:
     """Scheduler + kubelet: bind the pod to the least-loaded node, give it an IP, run it."""
-    if not pod.node_name:
-        node = _pick_node(cluster)
-        if node is None:
-            message = _failed_scheduling(cluster)
-            cluster.record(
-                "Pod", pod.meta, "FailedScheduling", message, "default-scheduler", "Warning"
-            )
-            return
-        pod.node_name = node.name
-        message = f"Successfully assigned {pod.meta.namespace}/{pod.name} to {node.name}"
-        cluster.record("Pod", pod.meta, "Scheduled", message, "default-scheduler")
+    if not pod.node_name and not _schedule(cluster, pod):
+        return
     node = cluster.nodes.get(pod.node_name)
     if node is None or pod.ip:
         return
     pod.ip = _next_pod_ip(cluster, node)
     if not pod.ip:
-        cluster.record(
-            "Pod", pod.meta, "FailedCreatePodSandBox", _no_ip(node), "kubelet", "Warning"
-        )
-        cluster._touch("Pod", pod.meta, "updated")
-        return
+        message = _no_ip(node)
+        cluster.record("Pod", pod.meta, "FailedCreatePodSandBox", message, "kubelet", "Warning")
+    else:
+        _run_containers(cluster, pod)
+    cluster._touch("Pod", pod.meta, "updated")
+
+
+def _schedule(cluster: Cluster, pod: Pod) -> bool:
+    node = _pick_node(cluster)
+    if node is None:
+        message = _failed_scheduling(cluster)
+        cluster.record("Pod", pod.meta, "FailedScheduling", message, "default-scheduler", "Warning")
+        return False
+    pod.node_name = node.name
+    message = f"Successfully assigned {pod.meta.namespace}/{pod.name} to {node.name}"
+    cluster.record("Pod", pod.meta, "Scheduled", message, "default-scheduler")
+    return True
+
+
+def _run_containers(cluster: Cluster, pod: Pod) -> None:
+    """The kubelet starts the containers: the image is already there, so at once."""
     pod.phase = "Running"
     pod.started = cluster.now
     for container in pod.containers:
         pulled = f'Container image "{container.image}" already present on machine'
         where = {"host": pod.node_name, "field_path": f"spec.containers{{{container.name}}}"}
         cluster.record("Pod", pod.meta, "Pulled", pulled, "kubelet", **where)
-        created, started = (
-            f"Created container {container.name}",
-            f"Started container {container.name}",
-        )
-        cluster.record("Pod", pod.meta, "Created", created, "kubelet", **where)
-        cluster.record("Pod", pod.meta, "Started", started, "kubelet", **where)
-    cluster._touch("Pod", pod.meta, "updated")
+        for verb in ("Created", "Started"):
+            message = f"{verb} container {container.name}"
+            cluster.record("Pod", pod.meta, verb, message, "kubelet", **where)
 
 
 def _no_ip(node: Node) -> str:
