@@ -66,9 +66,10 @@ class _Plan:
     uses_fw: bool
     uses_svc: bool
     uses_svl: bool
-    filter_target: str  # REJECT (no endpoints at all) or DROP (no local endpoints)
-    filter_comment_int: str
-    filter_comment_ext: str
+    # REJECT + "has no endpoints" (nothing usable anywhere) or DROP + "has no local
+    # endpoints" (a Local policy is unsatisfied): for traffic that has nowhere to go
+    filter_target: str
+    filter_comment: str
 
 
 @cache
@@ -116,8 +117,7 @@ def _plan(
         uses_svc=bool(cluster) and port.uses_cluster_endpoints,
         uses_svl=bool(local) and port.uses_local_endpoints,
         filter_target="REJECT" if not has_any else "DROP",
-        filter_comment_int=comment,
-        filter_comment_ext=comment,
+        filter_comment=comment,
     )
 
 
@@ -135,9 +135,8 @@ def render_dispatch(out: PortRender, port: ServicePort, plan: _Plan, ctx: Render
         cip = _match(port, port.cluster_ip, f'"{spn} cluster IP"')
         nat.append(f"-A {KUBE_SERVICES} {cip} -j {plan.internal_chain}")
     else:
-        cip = _match(port, port.cluster_ip, plan.filter_comment_int)
-        target = "DROP" if plan.has_endpoints else "REJECT"
-        filt.append(f"-A {KUBE_SERVICES} {cip} -j {target}")
+        cip = _match(port, port.cluster_ip, plan.filter_comment)
+        filt.append(f"-A {KUBE_SERVICES} {cip} -j {plan.filter_target}")
     render_external_dispatch(out, port, plan)
     if port.node_port:
         render_nodeport(out, port, plan, ctx)
@@ -172,9 +171,8 @@ def render_external_dispatch(out: PortRender, port: ServicePort, plan: _Plan) ->
 
 def _external_filter(port: ServicePort, plan: _Plan, ip: str) -> str:
     """REJECT (no endpoints) / DROP (eTP=Local, no local endpoints) for an external IP."""
-    return f"-A {KUBE_EXTERNAL_SERVICES} {_match(port, ip, plan.filter_comment_ext)} -j " + (
-        "DROP" if plan.has_endpoints else "REJECT"
-    )
+    matcher = _match(port, ip, plan.filter_comment)
+    return f"-A {KUBE_EXTERNAL_SERVICES} {matcher} -j {plan.filter_target}"
 
 
 def render_nodeport(out: PortRender, port: ServicePort, plan: _Plan, ctx: RenderContext) -> None:
@@ -197,7 +195,7 @@ def render_nodeport(out: PortRender, port: ServicePort, plan: _Plan, ctx: Render
         )
     if not plan.has_external:
         out.filter_rules.append(
-            f"-A {KUBE_EXTERNAL_SERVICES} -m comment --comment {plan.filter_comment_ext} "
+            f"-A {KUBE_EXTERNAL_SERVICES} -m comment --comment {plan.filter_comment} "
             f"-m addrtype --dst-type LOCAL -m {p} -p {p} --dport {n} -j {plan.filter_target}"
         )
 
