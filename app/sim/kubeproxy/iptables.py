@@ -35,6 +35,9 @@ from app.sim.kubeproxy.sort import canonical, comment_of
 from app.sim.kubeproxy.state import ProxyState
 
 LARGE_CLUSTER_ENDPOINTS_THRESHOLD = 1000  # largeClusterEndpointsThreshold in proxier.go
+# proxyutil.FullSyncPeriod: a partial sync this long after the last full one is made full, so
+# rules someone else changed by hand are repaired at least this often (recalled, see facts).
+FULL_SYNC_PERIOD = 3600.0
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,7 @@ class SyncResult:
     large_cluster: bool
     last_cleanup: float
     need_full_sync: bool = False
+    last_full: float = 0.0  # logical time of the last full sync
     error: str | None = None
     exit_status: int = 0
     written_chains: tuple[str, ...] = ()
@@ -134,8 +138,14 @@ def render_restore(
     previous: SyncResult | None = None,
     now: float = 0.0,
 ) -> SyncResult:
-    """One syncProxyRules. `now` is the logical clock (seconds) for the stale-chain scan."""
-    full = full or previous is None or previous.need_full_sync
+    """One syncProxyRules. `now` is the logical clock (seconds): it decides when the stale-chain
+    scan runs in large clusters and when a partial sync is due to be a full one."""
+    full = (
+        full
+        or previous is None
+        or previous.need_full_sync
+        or now - previous.last_full > FULL_SYNC_PERIOD
+    )
     large = state.total_endpoints() > LARGE_CLUSTER_ENDPOINTS_THRESHOLD
     ctx = RenderContext(state.options, state.node.primary_ip, large)
     reuse = previous is not None and previous.ctx == ctx
@@ -153,6 +163,7 @@ def render_restore(
     result = SyncResult(restore.text, full, True, before, large, now)
     if not cleanup and previous is not None:
         result.last_cleanup = previous.last_cleanup
+    result.last_full = now if full else previous.last_full  # type: ignore[union-attr]
     result.written_chains, result.ctx = tuple(restore.written), ctx
     result.cache, result.active = services, active
     return _finish(result, restore, original, stale)

@@ -170,3 +170,14 @@ def test_refused_restores_speak_like_iptables_restore(text: str, status: int, me
         node.apply_restore(text)
     assert refused.value.status == status and message in str(refused.value)
     assert node.tables == {}  # all or nothing
+
+
+def test_a_partial_sync_an_hour_after_the_last_full_one_is_full() -> None:
+    state = ProxyState.from_dict(cluster())
+    first = render_restore(state, now=100.0)
+    soon = render_restore(state, full=False, previous=first, now=100.0 + 3599)
+    assert not soon.full
+    late = render_restore(state, full=False, previous=soon, now=100.0 + 3601)
+    assert late.full and late.written_chains  # every service chain rewritten again
+    after = render_restore(state, full=False, previous=late, now=100.0 + 3700)
+    assert not after.full
