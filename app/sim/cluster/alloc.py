@@ -135,6 +135,7 @@ class AddressPool:
     """LoadBalancer ingress IPs, handed out in order like a bare-metal LB controller (MetalLB)."""
 
     def __init__(self, cidr: str = "") -> None:
+        self.cidr = cidr
         self.addresses = [str(a) for a in ipaddress.IPv4Network(cidr)] if cidr else []
         self.used: set[str] = set()
 

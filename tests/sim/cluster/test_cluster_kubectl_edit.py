@@ -3,11 +3,14 @@ cluster that survives being stored (pickled) between requests."""
 
 from __future__ import annotations
 
+import json
 import pickle
 
+import pytest
 from cluster_helpers import kubectl, two_workers
 
 from app.sim.cluster.cluster import Cluster
+from app.sim.cluster.persist import from_data, to_data
 
 
 def _lab() -> Cluster:
@@ -161,3 +164,21 @@ def test_cluster_pickles_and_carries_on_identically() -> None:
         kubectl(lab, "lab advance 1h")
     assert kubectl(clone, "get all -o yaml").stdout == kubectl(cluster, "get all -o yaml").stdout
     assert clone.to_proxy_dict("node2") == cluster.to_proxy_dict("node2")
+
+
+def test_plain_data_round_trip_carries_on_identically() -> None:
+    cluster = _lab()
+    kubectl(cluster, "lab set-ready pod/" + sorted(cluster.pods)[0][1] + " false")
+    data = json.loads(json.dumps(to_data(cluster)))  # survives JSON, as the store keeps it
+    clone = from_data(data)
+    assert to_data(clone) == data
+    for lab in (cluster, clone):
+        kubectl(lab, "scale deployment/web --replicas=5")
+        kubectl(lab, "create deployment api --image=httpd --port=80")
+        kubectl(lab, "expose deployment api --type=LoadBalancer")
+    assert kubectl(clone, "get all,endpointslices -o yaml").stdout == (
+        kubectl(cluster, "get all,endpointslices -o yaml").stdout
+    )
+    assert clone.changed_services(0) == cluster.changed_services(0)
+    with pytest.raises(ValueError, match="unsupported cluster data format"):
+        from_data({"format": 99})
