@@ -3,18 +3,17 @@ cluster.yaml), read into frozen dataclasses with clear errors for bad input."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from app.sim.kubeproxy import fields
+from app.sim.kubeproxy.fields import StateError
 from app.sim.kubeproxy.ips import AddressError, IPAddress, family_of, parse_cidr, parse_ip
 
 DEFAULT_MARK = "0x4000"  # what the upstream tests inject; see ProxyOptions.masquerade_mark
 DEFAULT_SYNC_PERIOD = 30.0  # KubeProxyIPTablesConfiguration.SyncPeriod default (seconds)
-
-
-class StateError(ValueError):
-    """The cluster description cannot be read; the message says which field and why."""
 
 
 @dataclass(frozen=True)
@@ -78,68 +77,68 @@ class ProxyOptions:
 
 def options_from_dict(data: Mapping[str, Any]) -> tuple[NodeInfo, ProxyOptions]:
     """Read `node:`, `ipFamily:` and `proxy:` of cluster.yaml."""
-    node = _node(data.get("node") or {})
-    proxy = data.get("proxy") or {}
-    if not isinstance(proxy, Mapping):
-        raise StateError("proxy: expected a mapping")
-    family = data.get("ipFamily") or "IPv4"
+    node = _node(fields.mapping(data.get("node"), "node"))
+    proxy = fields.mapping(data.get("proxy"), "proxy")
+    family = fields.text(data.get("ipFamily"), "ipFamily", "IPv4")
     if family not in ("IPv4", "IPv6"):
         raise StateError(f"ipFamily: expected IPv4 or IPv6, got {family!r}")
-    detector = proxy.get("localDetector") or {"mode": "None"}
+    counters = fields.mapping(proxy.get("nfacctCounters"), "proxy.nfacctCounters")
     options = ProxyOptions(
         family=family,
-        masquerade_all=_bool(proxy, "masqueradeAll", False),
-        masquerade_mark=str(proxy.get("masqueradeMark") or DEFAULT_MARK),
-        local_detector_cidr=_detector(detector),
-        localhost_nodeports=_bool(proxy, "localhostNodePorts", True),
-        nodeport_addresses=tuple(str(c) for c in proxy.get("nodePortAddresses") or ()),
-        random_fully=_bool(proxy, "randomFully", False),
-        conntrack_tcp_liberal=_bool(proxy, "conntrackTCPLiberal", False),
-        nfacct_counters=frozenset(k for k, v in (proxy.get("nfacctCounters") or {}).items() if v),
-        sync_period=float(proxy.get("syncPeriodSeconds") or DEFAULT_SYNC_PERIOD),
+        masquerade_all=_flag(proxy, "masqueradeAll", False),
+        masquerade_mark=_mark(proxy.get("masqueradeMark")),
+        local_detector_cidr=_detector(proxy.get("localDetector")),
+        localhost_nodeports=_flag(proxy, "localhostNodePorts", True),
+        nodeport_addresses=tuple(
+            str(fields.network(c, "proxy.nodePortAddresses"))
+            for c in fields.strings(proxy.get("nodePortAddresses"), "proxy.nodePortAddresses")
+        ),
+        random_fully=_flag(proxy, "randomFully", False),
+        conntrack_tcp_liberal=_flag(proxy, "conntrackTCPLiberal", False),
+        nfacct_counters=frozenset(str(k) for k, v in counters.items() if v),
+        sync_period=float(
+            fields.integer(
+                proxy.get("syncPeriodSeconds") or 30, "proxy.syncPeriodSeconds", 1, 10**6
+            )
+        ),
     )
-    try:
-        options.nodeport_cidrs()
-    except AddressError as err:
-        raise StateError(f"proxy.nodePortAddresses: {err}") from None
     return node, options
 
 
-def _node(data: Any) -> NodeInfo:
-    if not isinstance(data, Mapping):
-        raise StateError("node: expected a mapping")
-    interfaces = data.get("interfaces") or {}
-    if not isinstance(interfaces, Mapping):
-        raise StateError("node.interfaces: expected a mapping of interface -> addresses")
+def _node(data: Mapping[str, Any]) -> NodeInfo:
+    interfaces = fields.mapping(data.get("interfaces"), "node.interfaces")
     node = NodeInfo(
-        name=str(data.get("name") or "test-node"),
-        primary_ip=str(data.get("primaryIP") or "192.168.0.2"),
-        interfaces=tuple((str(k), tuple(str(a) for a in v or ())) for k, v in interfaces.items()),
+        name=fields.text(data.get("name"), "node.name", "test-node"),
+        primary_ip=str(fields.address(data.get("primaryIP") or "192.168.0.2", "node.primaryIP")),
+        interfaces=tuple(
+            (str(iface), tuple(fields.strings(addrs, f"node.interfaces.{iface}")))
+            for iface, addrs in interfaces.items()
+        ),
     )
     try:
-        parse_ip(node.primary_ip)
         node.addresses()
     except AddressError as err:
-        raise StateError(f"node: {err}") from None
+        raise StateError(f"node.interfaces: {err}") from None
     return node
 
 
-def _detector(data: Any) -> str | None:
-    if not isinstance(data, Mapping):
-        raise StateError("proxy.localDetector: expected a mapping")
-    mode = data.get("mode") or "None"
+def _detector(value: Any) -> str | None:
+    data = fields.mapping(value, "proxy.localDetector")
+    mode = fields.text(data.get("mode"), "proxy.localDetector.mode", "None")
     if mode == "None":
         return None
     if mode != "ClusterCIDR":
         raise StateError(f"proxy.localDetector.mode: {mode!r} is not supported (ClusterCIDR, None)")
-    try:
-        return str(parse_cidr(str(data.get("cidr"))))
-    except AddressError as err:
-        raise StateError(f"proxy.localDetector.cidr: {err}") from None
+    return str(fields.network(data.get("cidr"), "proxy.localDetector.cidr"))
 
 
-def _bool(data: Mapping[str, Any], key: str, default: bool) -> bool:
-    value = data.get(key, default)
-    if not isinstance(value, bool):
-        raise StateError(f"proxy.{key}: expected true or false, got {value!r}")
-    return value
+def _mark(value: Any) -> str:
+    """The mark as written in the rules: hexadecimal, `0x4000` or Go's `0x00004000`."""
+    mark = fields.text(value, "proxy.masqueradeMark", DEFAULT_MARK)
+    if not re.fullmatch(r"0x[0-9a-fA-F]{1,8}", mark):
+        raise StateError(f"proxy.masqueradeMark: expected a hex mark like 0x4000, got {mark!r}")
+    return mark
+
+
+def _flag(data: Mapping[str, Any], key: str, default: bool) -> bool:
+    return fields.flag(data.get(key), f"proxy.{key}", default)

@@ -17,8 +17,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.sim.kubeproxy import names
-from app.sim.kubeproxy.ips import AddressError, family_of, join_host_port, parse_cidr, parse_ip
+from app.sim.kubeproxy import fields, names
+from app.sim.kubeproxy.ips import family_of, join_host_port
 from app.sim.kubeproxy.options import NodeInfo, ProxyOptions, StateError, options_from_dict
 
 __all__ = ["Endpoint", "PortEndpoints", "ProxyState", "ServicePort", "ServiceView", "StateError"]
@@ -153,9 +153,9 @@ class ProxyState:
             raise StateError("cluster: expected a mapping at the top level")
         node, options = options_from_dict(data)
         state = cls(node, options)
-        for svc in _list(data, "services"):
+        for svc in fields.mappings(data.get("services"), "services"):
             state.set_service(svc)
-        for eps in _list(data, "endpointSlices"):
+        for eps in fields.mappings(data.get("endpointSlices"), "endpointSlices"):
             state.set_endpoint_slice(eps)
         return state
 
@@ -247,11 +247,11 @@ def _build_view(
     node: NodeInfo,
     options: ProxyOptions,
 ) -> ServiceView | None:
-    cluster_ip = str(svc.get("clusterIP") or "")
+    cluster_ip = fields.text(svc.get("clusterIP"), f"service {key}: clusterIP")
     # ShouldSkipService: headless and ExternalName Services get no rules.
     if cluster_ip in ("", "None") or svc.get("type") == "ExternalName":
         return None
-    ip = _ip(cluster_ip, f"service {key}: clusterIP")
+    ip = fields.address(cluster_ip, f"service {key}: clusterIP")
     if family_of(ip) != options.family:
         return None
     version = hashlib.blake2b(repr((svc, slices)).encode(), digest_size=10).hexdigest()
@@ -267,34 +267,41 @@ def _service_ports(
     key: str, svc: Mapping[str, Any], cluster_ip: str, node: NodeInfo, options: ProxyOptions
 ) -> Iterable[ServicePort]:
     namespace, _, name = key.partition("/")
-    fam = options.family
-    svc_type = svc.get("type") or "ClusterIP"
-    external_ips = _ips(svc.get("externalIPs"), fam, f"service {key}: externalIPs")
-    accessible = svc_type in EXTERNAL_TYPES or bool(svc.get("externalIPs"))
+    what, fam = f"service {key}", options.family
+    svc_type = fields.text(svc.get("type"), f"{what}: type", "ClusterIP")
+    external_ips = _ips(svc.get("externalIPs"), fam, f"{what}: externalIPs")
+    # apiservice.ExternallyAccessible / ExternalPolicyLocal / NeedsHealthCheck
+    accessible = svc_type in EXTERNAL_TYPES or bool(external_ips)
     etp_local = accessible and svc.get("externalTrafficPolicy") == "Local"
-    affinity = 0
-    if svc.get("sessionAffinity") == "ClientIP":
-        affinity = _int(svc.get("sessionAffinityTimeoutSeconds") or DEFAULT_AFFINITY_SECONDS, key)
-    for port in _list(svc, "ports"):
+    health = fields.integer(svc.get("healthCheckNodePort"), f"{what}: healthCheckNodePort")
+    common = {
+        "namespace": namespace,
+        "name": name,
+        "cluster_ip": cluster_ip,
+        "external_ips": external_ips,
+        "lb_ips": _ips(svc.get("loadBalancerIngressIPs"), fam, f"{what}: LB IPs"),
+        "source_ranges": _cidrs(svc.get("loadBalancerSourceRanges"), fam, what),
+        "external_policy_local": etp_local,
+        "internal_policy_local": svc.get("internalTrafficPolicy") == "Local",
+        "health_check_node_port": health if svc_type == "LoadBalancer" and etp_local else 0,
+        "affinity_seconds": _affinity(svc, what),
+    }
+    for port in fields.mappings(svc.get("ports"), f"{what}: ports"):
         yield ServicePort(
-            namespace=namespace,
-            name=name,
-            port_name=str(port.get("name") or ""),
-            protocol=str(port.get("protocol") or "TCP").lower(),
-            cluster_ip=cluster_ip,
-            port=_int(port.get("port"), f"service {key}: port"),
-            node_port=_int(port.get("nodePort") or 0, f"service {key}: nodePort"),
-            external_ips=external_ips,
-            lb_ips=_ips(svc.get("loadBalancerIngressIPs"), fam, f"service {key}: LB IPs"),
-            source_ranges=_cidrs(svc.get("loadBalancerSourceRanges"), fam, key),
-            external_policy_local=etp_local,
-            internal_policy_local=svc.get("internalTrafficPolicy") == "Local",
-            # NeedsHealthCheck: only LoadBalancer Services with eTP=Local.
-            health_check_node_port=_int(svc.get("healthCheckNodePort") or 0, key)
-            if svc_type == "LoadBalancer" and etp_local
-            else 0,
-            affinity_seconds=affinity,
+            port_name=fields.text(port.get("name"), f"{what}: port name"),
+            protocol=fields.protocol(port.get("protocol"), f"{what}: protocol"),
+            port=fields.integer(port.get("port"), f"{what}: port", 1),
+            node_port=fields.integer(port.get("nodePort"), f"{what}: nodePort"),
+            **common,
         )
+
+
+def _affinity(svc: Mapping[str, Any], what: str) -> int:
+    """ClientIP affinity timeout in seconds (API default 10800), 0 without affinity."""
+    if svc.get("sessionAffinity") != "ClientIP":
+        return 0
+    timeout = svc.get("sessionAffinityTimeoutSeconds") or DEFAULT_AFFINITY_SECONDS
+    return fields.integer(timeout, f"{what}: sessionAffinityTimeoutSeconds", 1, 86400)
 
 
 def _endpoints_by_port(
@@ -304,30 +311,37 @@ def _endpoints_by_port(
     (a local duplicate wins) and sorted by that string (endpointslicecache.go)."""
     merged: dict[tuple[str, str], dict[str, Endpoint]] = {}
     for eps in slices:
-        if (eps.get("addressType") or "IPv4") != family:
+        what = f"endpointSlice {eps.get('name')}"
+        if fields.text(eps.get("addressType"), f"{what}: addressType", "IPv4") != family:
             continue
-        for port in eps.get("ports") or ():
+        endpoints = fields.mappings(eps.get("endpoints"), f"{what}: endpoints")
+        for port in fields.mappings(eps.get("ports"), f"{what}: ports"):
             if port.get("name") is None or port.get("port") is None:
-                continue
-            key = (str(port["name"]), str(port.get("protocol") or "TCP").lower())
+                continue  # kube-proxy skips ports without a name or number
+            key = (
+                fields.text(port["name"], f"{what}: port name"),
+                fields.protocol(port.get("protocol"), f"{what}: protocol"),
+            )
+            number = fields.integer(port["port"], f"{what}: port", 1)
             bucket = merged.setdefault(key, {})
-            for ep in eps.get("endpoints") or ():
-                _add_endpoint(bucket, ep, int(port["port"]), node, family)
+            for ep in endpoints:
+                _add_endpoint(bucket, ep, number, node, family)
     return {k: tuple(v[s] for s in sorted(v)) for k, v in merged.items()}
 
 
 def _add_endpoint(
     bucket: dict[str, Endpoint], ep: Mapping[str, Any], port: int, node: NodeInfo, fam: str
 ) -> None:
-    addresses = ep.get("addresses") or ()
+    addresses = fields.strings(ep.get("addresses"), "endpoint addresses")
     if not addresses:
         return
-    ip = _ip(addresses[0], "endpoint address")
+    ip = fields.address(addresses[0], "endpoint address")
     if family_of(ip) != fam:
         return
     ready = ep.get("ready") is not False  # unset condition counts as ready
     serving = ready if ep.get("serving") is None else bool(ep["serving"])
     node_name = ep.get("nodeName")
+    node_name = None if node_name is None else fields.text(node_name, "endpoint nodeName")
     endpoint = Endpoint(
         ip=str(ip),
         port=port,
@@ -341,55 +355,30 @@ def _add_endpoint(
         bucket[endpoint.endpoint] = endpoint
 
 
-# --- small validators ------------------------------------------------------------------------
-def _list(data: Mapping[str, Any], key: str) -> list[Any]:
-    value = data.get(key) or []
-    if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
-        raise StateError(f"{key}: expected a list of mappings")
-    return value
-
-
+# --- small readers ---------------------------------------------------------------------------
 def _object_key(obj: Mapping[str, Any], kind: str) -> str:
     if not isinstance(obj, Mapping) or not obj.get("name"):
         raise StateError(f"{kind}: every object needs a name")
-    return f"{obj.get('namespace') or 'default'}/{obj['name']}"
+    name = fields.text(obj["name"], f"{kind}: name")
+    return f"{fields.text(obj.get('namespace'), f'{kind} {name}: namespace', 'default')}/{name}"
 
 
 def _slice_service(eps: Mapping[str, Any]) -> str:
     if not eps.get("service"):
         raise StateError(f"endpointSlice {eps.get('name')}: missing 'service' (service-name label)")
-    return f"{eps.get('namespace') or 'default'}/{eps['service']}"
-
-
-def _int(value: Any, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise StateError(f"{what}: expected an integer, got {value!r}")
-    try:
-        return int(value)
-    except ValueError:
-        raise StateError(f"{what}: expected an integer, got {value!r}") from None
-
-
-def _ip(text: Any, what: str) -> Any:
-    try:
-        return parse_ip(str(text))
-    except AddressError as err:
-        raise StateError(f"{what}: {err}") from None
+    what = f"endpointSlice {eps.get('name')}"
+    namespace = fields.text(eps.get("namespace"), f"{what}: namespace", "default")
+    return f"{namespace}/{fields.text(eps['service'], f'{what}: service')}"
 
 
 def _ips(values: Any, family: str, what: str) -> tuple[str, ...]:
     """Addresses of the proxier's family only (MapIPsByIPFamily); others are ignored."""
-    parsed = (_ip(v, what) for v in values or ())
+    parsed = (fields.address(v, what) for v in fields.strings(values, what))
     return tuple(str(ip) for ip in parsed if family_of(ip) == family)
 
 
-def _cidrs(values: Any, family: str, key: str) -> tuple[str, ...]:
-    out = []
-    for text in values or ():
-        try:
-            net = parse_cidr(str(text))
-        except AddressError as err:
-            raise StateError(f"service {key}: loadBalancerSourceRanges: {err}") from None
-        if family_of(net) == family:
-            out.append(str(net))
-    return tuple(out)
+def _cidrs(values: Any, family: str, what: str) -> tuple[str, ...]:
+    """loadBalancerSourceRanges of the proxier's family, read leniently (blanks trimmed)."""
+    where = f"{what}: loadBalancerSourceRanges"
+    nets = (fields.network(v, where) for v in fields.strings(values, where))
+    return tuple(str(net) for net in nets if family_of(net) == family)
