@@ -173,10 +173,11 @@ class ProxyState:
 
     # --- updates -----------------------------------------------------------------------
     def set_service(self, svc: Mapping[str, Any]) -> None:
-        """Add or replace a Service."""
+        """Add or replace a Service (a malformed one is refused and changes nothing)."""
         key = _object_key(svc, "service")
+        view = self._view(key, svc, self._slices_of(key))
         self.services[key] = svc
-        self._refresh(key)
+        self._install(key, view)
 
     def delete_service(self, key: str) -> None:
         """Remove Service `namespace/name` (its EndpointSlices stay, as in the API)."""
@@ -187,14 +188,16 @@ class ProxyState:
     def set_endpoint_slice(self, eps: Mapping[str, Any]) -> None:
         """Add or replace an EndpointSlice (keyed by namespace/name)."""
         key = _object_key(eps, "endpointSlice")
+        svc_key = _slice_service(eps)
+        slices = {k: self.slices[k] for k in self._by_service.get(svc_key, ())} | {key: eps}
+        view = self._view(svc_key, self.services.get(svc_key), [slices[k] for k in sorted(slices)])
         old = self.slices.get(key)
         self.slices[key] = eps
-        svc_key = _slice_service(eps)
         if old is not None and _slice_service(old) != svc_key:
             self._by_service[_slice_service(old)].discard(key)
             self._refresh(_slice_service(old))
         self._by_service.setdefault(svc_key, set()).add(key)
-        self._refresh(svc_key)
+        self._install(svc_key, view)
 
     def delete_endpoint_slice(self, key: str) -> None:
         """Remove EndpointSlice `namespace/name`."""
@@ -221,10 +224,18 @@ class ProxyState:
         """Endpoints over all service ports (the large-cluster-mode count)."""
         return self._endpoint_count
 
+    def _slices_of(self, key: str) -> list[Mapping[str, Any]]:
+        return [self.slices[k] for k in sorted(self._by_service.get(key, ()))]
+
+    def _view(
+        self, key: str, svc: Mapping[str, Any] | None, slices: list[Mapping[str, Any]]
+    ) -> ServiceView | None:
+        return _build_view(key, svc, slices, self.node, self.options) if svc else None
+
     def _refresh(self, key: str) -> None:
-        svc = self.services.get(key)
-        slices = [self.slices[k] for k in sorted(self._by_service.get(key, ()))]
-        view = _build_view(key, svc, slices, self.node, self.options) if svc else None
+        self._install(key, self._view(key, self.services.get(key), self._slices_of(key)))
+
+    def _install(self, key: str, view: ServiceView | None) -> None:
         old = self._views.pop(key, None)
         if old is not None:
             self._endpoint_count -= _count(old)

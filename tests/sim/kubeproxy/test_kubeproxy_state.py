@@ -177,3 +177,15 @@ def test_internal_local_without_local_endpoints_has_endpoints_elsewhere() -> Non
         [{"addresses": ["10.0.0.2"], "nodeName": "node-b"}], internalTrafficPolicy="Local"
     )
     assert result == ([], [], [], True)
+
+
+def test_a_refused_update_changes_nothing() -> None:
+    st = state([svc()], [eps([{"addresses": ["10.0.0.1"]}])])
+    before = dict(st.views)
+    with pytest.raises(StateError):
+        st.set_service(svc(clusterIP="10.0.0.999"))
+    with pytest.raises(StateError):
+        st.set_endpoint_slice(eps([{"addresses": ["nope"]}]))
+    assert st.views == before
+    assert st.services["ns/web"]["clusterIP"] == "10.96.0.10"
+    assert st.slices["ns/web-1"]["endpoints"] == [{"addresses": ["10.0.0.1"]}]
