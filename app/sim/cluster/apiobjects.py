@@ -16,6 +16,7 @@ from app.sim.cluster.objects import (
     EndpointSlice,
     Event,
     Meta,
+    Namespace,
     Node,
     Pod,
     ReplicaSet,
@@ -355,6 +356,15 @@ def event_api(cluster: Cluster, event: Event) -> dict[str, Any]:
     return _envelope("Event", body)
 
 
+def namespace_api(cluster: Cluster, namespace: Namespace) -> dict[str, Any]:
+    body = {
+        "metadata": metadata(cluster, namespace.meta, namespaced=False),
+        "spec": {"finalizers": ["kubernetes"]},
+        "status": {"phase": "Active"},
+    }
+    return _envelope("Namespace", body)
+
+
 SERIALISERS = {
     "Pod": pod_api,
     "Deployment": deployment_api,
@@ -364,6 +374,7 @@ SERIALISERS = {
     "EndpointSlice": slice_api,
     "Node": node_api,
     "Event": event_api,
+    "Namespace": namespace_api,
 }
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from app.sim.cluster import controllers, proxy_dict, workloads
 from app.sim.cluster.alloc import AddressPool, ClusterIPAllocator, NodePortAllocator
-from app.sim.cluster.errors import AlreadyExists, ClusterError, NotFound
+from app.sim.cluster.errors import AlreadyExists, ClusterError, Invalid, NotFound
 from app.sim.cluster.index import StoreIndex
 from app.sim.cluster.objects import (
     Container,
@@ -26,6 +26,7 @@ from app.sim.cluster.objects import (
     EndpointSlice,
     Event,
     Meta,
+    Namespace,
     Node,
     Pod,
     PodTemplate,
@@ -67,7 +68,9 @@ class Cluster:
             NodePortAllocator(random.Random(f"{seed}/node-port")),
             AddressPool(lb_pool),
         )
-        self.namespaces: list[str] = list(NAMESPACES)
+        self.namespaces: dict[str, Namespace] = {}
+        for name in NAMESPACES:
+            self.add_namespace(name)
         self.nodes: dict[str, Node] = {}
         self.pods: dict[tuple[str, str], Pod] = {}
         self.deployments: dict[tuple[str, str], Deployment] = {}
@@ -191,6 +194,21 @@ class Cluster:
     def pods_on(self, node: str) -> list[Pod]:
         return [p for p in self.pods.values() if p.node_name == node]
 
+    # -- namespaces --------------------------------------------------------------------------
+
+    def add_namespace(self, name: str) -> Namespace:
+        if name in self.namespaces:
+            raise AlreadyExists("Namespace", name)
+        labels = {"kubernetes.io/metadata.name": name}
+        namespace = Namespace(self.new_meta(name, "", labels=labels))
+        self.namespaces[name] = namespace
+        return namespace
+
+    def require_namespace(self, name: str) -> None:
+        """Creating an object in a namespace that does not exist is refused."""
+        if name not in self.namespaces:
+            raise NotFound("Namespace", name)
+
     # -- nodes -------------------------------------------------------------------------------
 
     def add_node(
@@ -260,6 +278,7 @@ class Cluster:
         labels: dict[str, str] | None = None,
         containers: list[Container] | None = None,
     ) -> Deployment:
+        self.require_namespace(namespace)
         if (namespace, name) in self.deployments:
             raise AlreadyExists("Deployment", name)
         labels = dict(labels or {"app": name})
@@ -273,8 +292,13 @@ class Cluster:
     def add_deployment(self, deploy: Deployment) -> Deployment:
         """Store a new Deployment; the controllers create its ReplicaSet and pods."""
         key = (deploy.meta.namespace, deploy.meta.name)
+        self.require_namespace(key[0])
         if key in self.deployments:
             raise AlreadyExists("Deployment", deploy.meta.name)
+        if deploy.replicas < 0:
+            value = deploy.replicas
+            cause = f"spec.replicas: Invalid value: {value}: must be greater than or equal to 0"
+            raise Invalid("Deployment", deploy.meta.name, [cause])
         self.deployments[key] = deploy
         self._touch("Deployment", deploy.meta, "created")
         controllers.reconcile(self)
@@ -320,6 +344,7 @@ class Cluster:
 
     def create_pod(self, pod: Pod) -> Pod:
         key = (pod.meta.namespace, pod.name)
+        self.require_namespace(key[0])
         if key in self.pods:
             raise AlreadyExists("Pod", pod.name)
         self.pods[key] = pod
@@ -347,6 +372,19 @@ class Cluster:
             self.record(
                 "Pod", pod.meta, "Killing", f"Stopping container {name}", "kubelet", **where
             )
+        controllers.reconcile(self)
+        return pod
+
+    def restart_container(self, name: str, namespace: str = "default") -> Pod:
+        """The kubelet restarts the pod's container (it exited, or failed its liveness probe)."""
+        pod = self.get("Pod", name, namespace)
+        assert isinstance(pod, Pod)
+        if pod.phase != "Running":
+            raise ClusterError(f'error: pod "{name}" is not running')
+        pod.restarts += 1
+        pod.last_restart = self.now
+        self._touch("Pod", pod.meta, "updated")
+        workloads.run_containers(self, pod)
         controllers.reconcile(self)
         return pod
 
@@ -398,6 +436,7 @@ class Cluster:
 
     def create_service(self, svc: Service) -> Service:
         key = (svc.meta.namespace, svc.name)
+        self.require_namespace(key[0])
         if key in self.services:
             raise AlreadyExists("Service", svc.name)
         default_service(svc)

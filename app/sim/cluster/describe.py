@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from app.sim.cluster.endpoints import endpoints_subsets, format_endpoints
 from app.sim.cluster.manifests import LAST_APPLIED
-from app.sim.cluster.objects import Event, Meta, Node, Pod, Service
+from app.sim.cluster.objects import Container, Event, Meta, Node, Pod, Service
 from app.sim.cluster.printers import format_labels, pod_status
 from app.sim.cluster.tabwriter import align
 from app.sim.cluster.timefmt import EPOCH, human_duration
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from app.sim.cluster.cluster import Cluster
 
 
-def _rfc1123z(cluster: Cluster, seconds: int) -> str:
+def _rfc1123z(seconds: int) -> str:
     from datetime import timedelta
 
     return (EPOCH + timedelta(seconds=seconds)).strftime("%a, %d %b %Y %H:%M:%S +0000")
@@ -151,7 +151,7 @@ def _pod_head(cluster: Cluster, pod: Pod) -> list[str]:
     head.append("Service Account:\tdefault")
     head.append(f"Node:\t{pod.node_name}/{node.internal_ip}" if node else "Node:\t<none>")
     if pod.started is not None:
-        head.append(f"Start Time:\t{_rfc1123z(cluster, pod.started)}")
+        head.append(f"Start Time:\t{_rfc1123z(pod.started)}")
     head += _multiline("Labels", pod.meta.labels)
     head += _multiline("Annotations", pod.meta.annotations, skip=(LAST_APPLIED,))
     if pod.meta.deletion is not None:
@@ -179,7 +179,7 @@ def _pod_conditions(pod: Pod) -> list[str]:
     return ["Conditions:", "  Type\tStatus", *(f"  {kind} \t{status} " for kind, status in rows)]
 
 
-def _container_lines(pod: Pod, container) -> list[str]:
+def _container_lines(pod: Pod, container: Container) -> list[str]:
     ports = [
         f"{p.container_port}/{p.protocol}" + (f" ({p.name})" if p.name else "")
         for p in container.ports
@@ -191,24 +191,28 @@ def _container_lines(pod: Pod, container) -> list[str]:
         lines.append(f"    Container ID:\tcontainerd://{_fake_id(pod.meta.uid, container.name)}")
     lines.append(f"    Image:\t{container.image}")
     if pod.started is not None:
-        lines.append(
-            f"    Image ID:\t{container.image.split(':')[0]}@sha256:{_fake_id(container.image)}"
-        )
+        image_id = f"{container.image.split(':')[0]}@sha256:{_fake_id(container.image)}"
+        lines.append(f"    Image ID:\t{image_id}")
     lines.append(f"    Port{plural}:\t{', '.join(ports) or '<none>'}")
     lines.append(f"    Host Port{plural}:\t{', '.join(host) or '<none>'}")
-    if pod.started is not None:
-        lines += ["    State:\tRunning", f"      Started:\t{_rfc1123z(None, pod.started)}"]  # type: ignore[arg-type]
-    else:
-        lines += ["    State:\tWaiting", "      Reason:\tContainerCreating"]
+    lines += _state_lines(pod)
     lines.append(f"    Ready:\t{'True' if pod.ready else 'False'}")
     lines.append(f"    Restart Count:\t{pod.restarts}")
     if container.has_readiness_probe or pod.probe_failing:
         target = container.ports[0].container_port if container.ports else 80
-        lines.append(
-            f"    Readiness:\thttp-get http://:{target}/ delay=0s timeout=1s period=10s #success=1 "
-            "#failure=3"
-        )
-    lines += ["    Environment:\t<none>", "    Mounts:\t<none>"]
+        probe = f"http-get http://:{target}/ delay=0s timeout=1s period=10s #success=1 #failure=3"
+        lines.append(f"    Readiness:\t{probe}")
+    return [*lines, "    Environment:\t<none>", "    Mounts:\t<none>"]
+
+
+def _state_lines(pod: Pod) -> list[str]:
+    """State (and Last State after a restart: the killed container exited with 137)."""
+    if pod.started is None:
+        return ["    State:\tWaiting", "      Reason:\tContainerCreating"]
+    since = pod.last_restart if pod.last_restart is not None else pod.started
+    lines = ["    State:\tRunning", f"      Started:\t{_rfc1123z(since)}"]
+    if pod.last_restart is not None:
+        lines += ["    Last State:\tTerminated", "      Reason:\tError", "      Exit Code:\t137"]
     return lines
 
 
@@ -219,7 +223,7 @@ def describe_node(cluster: Cluster, node: Node) -> str:
     lines = [f"Name:\t{node.name}", f"Roles:\t{','.join(node.roles) or '<none>'}"]
     lines += _multiline("Labels", node.meta.labels)
     lines += _multiline("Annotations", node.meta.annotations)
-    lines.append(f"CreationTimestamp:\t{_rfc1123z(cluster, node.meta.creation)}")
+    lines.append(f"CreationTimestamp:\t{_rfc1123z(node.meta.creation)}")
     taint = "node-role.kubernetes.io/control-plane:NoSchedule" if node.control_plane else "<none>"
     lines += [f"Taints:\t{taint}", f"Unschedulable:\t{str(node.unschedulable).lower()}"]
     text = align("\n".join(lines), minwidth=0, padding=2) + "\n"

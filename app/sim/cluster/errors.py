@@ -21,25 +21,34 @@ RESOURCE_NAMES = {
 }
 
 
-class ClusterError(Exception):
-    """A refusal by the simulated API server; `str()` is exactly what kubectl prints."""
+GROUP_KINDS = {"Deployment": "Deployment.apps", "ReplicaSet": "ReplicaSet.apps"}
 
-    def __init__(self, message: str) -> None:
+
+class ClusterError(Exception):
+    """A refusal; `message` is exactly what kubectl prints when it reports the error itself.
+
+    `status` is the API server's own status message, which kubectl embeds when it wraps the
+    error (`error: failed to create deployment: deployments.apps "web" already exists`).
+    """
+
+    def __init__(self, message: str, status: str = "") -> None:
         super().__init__(message)
         self.message = message
+        self.status = status or message
 
 
 class NotFound(ClusterError):
     def __init__(self, kind: str, name: str) -> None:
-        super().__init__(f'Error from server (NotFound): {RESOURCE_NAMES[kind]} "{name}" not found')
+        status = f'{RESOURCE_NAMES[kind]} "{name}" not found'
+        super().__init__(f"Error from server (NotFound): {status}", status)
         self.kind = kind
         self.name = name
 
 
 class AlreadyExists(ClusterError):
     def __init__(self, kind: str, name: str) -> None:
-        text = f'Error from server (AlreadyExists): {RESOURCE_NAMES[kind]} "{name}" already exists'
-        super().__init__(text)
+        status = f'{RESOURCE_NAMES[kind]} "{name}" already exists'
+        super().__init__(f"Error from server (AlreadyExists): {status}", status)
 
 
 class Invalid(ClusterError):
@@ -47,10 +56,11 @@ class Invalid(ClusterError):
 
     def __init__(self, kind: str, name: str, causes: list[str]) -> None:
         detail = causes[0] if len(causes) == 1 else "[" + ", ".join(causes) + "]"
-        super().__init__(f'The {kind} "{name}" is invalid: {detail}')
+        status = f'{GROUP_KINDS.get(kind, kind)} "{name}" is invalid: {detail}'
+        super().__init__(f'The {kind} "{name}" is invalid: {detail}', status)
         self.causes = causes
 
 
-class BadRequest(ClusterError):
-    def __init__(self, message: str) -> None:
-        super().__init__(f"Error from server (BadRequest): {message}")
+def wrapped(prefix: str, err: ClusterError) -> ClusterError:
+    """kubectl's `fmt.Errorf("<prefix>: %v", err)`: `error: <prefix>: <status message>`."""
+    return ClusterError(f"error: {prefix}: {err.status}")

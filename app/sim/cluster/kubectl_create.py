@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from app.sim.cluster.errors import ClusterError
+from app.sim.cluster.errors import ClusterError, wrapped
 from app.sim.cluster.flags import Flag, Parsed
 from app.sim.cluster.kubectl import NAMESPACE, Command, Output, split_targets
 from app.sim.cluster.kubectl_write import FILENAME, cmd_apply, int_flag, need, one_name
@@ -28,6 +28,11 @@ def cmd_create(cluster: Cluster, parsed: Parsed, stdin: str | None, out: Output)
         return cmd_apply(cluster, parsed, stdin, out, verb="created")
     if parsed.args[:1] == ["service"] or parsed.args[:1] == ["svc"]:
         return create_service(cluster, parsed, out)
+    if parsed.args[:1] in (["namespace"], ["ns"]):
+        name = one_name(parsed, "create namespace", parsed.args[1:])
+        cluster.add_namespace(name)
+        out.out.append(f"namespace/{name} created\n")
+        return None
     if not parsed.args or parsed.args[0] not in ("deployment", "deploy"):
         raise ClusterError("error: must specify one of -f and -k")
     name = one_name(parsed, "create deployment", parsed.args[1:])
@@ -35,13 +40,16 @@ def cmd_create(cluster: Cluster, parsed: Parsed, stdin: str | None, out: Output)
     replicas = int_flag(parsed, "replicas")
     port = int_flag(parsed, "port")
     namespace = str(parsed.get("namespace"))
-    cluster.create_deployment(
-        name,
-        str(parsed.get("image")),
-        replicas=replicas,
-        port=port if port > 0 else 0,
-        namespace=namespace,
-    )
+    try:
+        cluster.create_deployment(
+            name,
+            str(parsed.get("image")),
+            replicas=replicas,
+            port=max(port, 0),
+            namespace=namespace,
+        )
+    except ClusterError as err:
+        raise wrapped("failed to create deployment", err) from None
     out.out.append(f"deployment.apps/{name} created\n")
     return None
 
@@ -85,7 +93,10 @@ def create_service(cluster: Cluster, parsed: Parsed, out: Output) -> None:
     )
     if parsed.get("node-port") and svc.ports:
         svc.ports[0].node_port = int_flag(parsed, "node-port")
-    cluster.create_service(svc)
+    try:
+        cluster.create_service(svc)
+    except ClusterError as err:
+        raise wrapped(f"failed to create {svc.type} service", err) from None
     out.out.append(f"service/{name} created\n")
 
 

@@ -29,6 +29,9 @@ Commands:
   advance DURATION                 Move the cluster clock forward (30s, 5m, 2h, 1d). Pods
                                    deleted with --wait=false finish terminating once their
                                    grace period has passed.
+  restart pod/NAME                 Restart the pod's container, as the kubelet does when a
+                                   liveness probe fails or the process exits: RESTARTS
+                                   goes up and the pod keeps its name and IP.
   node-ready node/NAME true|false  Make a node Ready or NotReady (its pods stop being ready).
 
 Examples:
@@ -59,6 +62,10 @@ def cmd_lab(cluster: Cluster, parsed: Parsed, stdin: str | None, out: Output) ->
         out.out.append(
             f"pod/{names[0]} readiness probe now {'passes' if rest[1] == 'true' else 'fails'}\n"
         )
+    elif action == "restart" and len(rest) == 1:
+        name = rest[0].split("/", 1)[-1]
+        pod = cluster.restart_container(name, namespace)
+        out.out.append(f"pod/{name} container restarted (RESTARTS {pod.restarts})\n")
     elif action == "node-ready" and len(rest) == 2:
         name = rest[0].split("/", 1)[-1]
         cluster.set_node_ready(name, _bool_arg(rest[1]))

@@ -165,11 +165,19 @@ def cmd_label(cluster: Cluster, parsed: Parsed, stdin: str | None, out: Output) 
         if resource.kind != "Pod":
             raise ClusterError("error: this lab labels pods only")
         for name in names:
-            cluster.label_pod(
-                name, labels, str(parsed.get("namespace")), overwrite=bool(parsed.get("overwrite"))
+            namespace = str(parsed.get("namespace"))
+            before = dict(cluster.get("Pod", name, namespace).meta.labels)  # type: ignore[attr-defined]
+            pod = cluster.label_pod(
+                name, labels, namespace, overwrite=bool(parsed.get("overwrite"))
             )
-            verb = "unlabeled" if all(v is None for v in labels.values()) else "labeled"
-            out.out.append(f"pod/{name} {verb}\n")
+            out.out.append(f"pod/{name} {_label_verb(before, pod.meta.labels)}\n")
+
+
+def _label_verb(before: dict[str, str], after: dict[str, str]) -> str:
+    """kubectl label says `not labeled` when nothing changed, `unlabeled` when only removed."""
+    if before == after:
+        return "not labeled"
+    return "unlabeled" if set(after.items()) <= set(before.items()) else "labeled"
 
 
 # -- apply -----------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import copy
 import json
 from typing import TYPE_CHECKING, Any
 
-from app.sim.cluster.errors import ClusterError, Invalid
+from app.sim.cluster.errors import AlreadyExists, ClusterError, Invalid, NotFound
 from app.sim.cluster.objects import (
     Container,
     ContainerPort,
@@ -236,7 +236,13 @@ def apply(cluster: Cluster, doc: dict[str, Any], namespace: str = "default") -> 
     obj = builder(cluster, copy.deepcopy(doc), name, ns)
     obj.meta.annotations[LAST_APPLIED] = applied
     if existing is None:
-        _create(cluster, kind, obj)
+        try:
+            _create(cluster, kind, obj)
+        except (NotFound, AlreadyExists) as err:
+            reason = type(err).__name__
+            raise ClusterError(
+                f'Error from server ({reason}): error when creating "STDIN": {err.status}'
+            ) from None
         return f"{resource}/{name} created"
     update(cluster, kind, existing, obj)
     return f"{resource}/{name} configured"

@@ -31,6 +31,15 @@ class Meta:
 
 
 @dataclass
+class Namespace:
+    meta: Meta
+
+    @property
+    def name(self) -> str:
+        return self.meta.name
+
+
+@dataclass
 class Node:
     meta: Meta
     internal_ip: str

@@ -23,6 +23,7 @@ from app.sim.cluster.objects import (
     EndpointSlice,
     Event,
     Meta,
+    Namespace,
     Node,
     Pod,
     PodTemplate,
@@ -80,7 +81,7 @@ def to_data(cluster: Cluster) -> dict[str, Any]:
                 "used": sorted(allocators.node_ports.used),
             },
             "lbPool": {"cidr": allocators.pool.cidr, "used": sorted(allocators.pool.used)},
-            "namespaces": list(cluster.namespaces),
+            "namespaces": [asdict(n) for n in cluster.namespaces.values()],
             "proxyConfig": cluster.proxy_config,
             "nodes": [asdict(n) for n in cluster.nodes.values()],
             **{
@@ -154,7 +155,8 @@ def from_data(data: dict[str, Any]) -> Cluster:
     cluster = Cluster(int(data["seed"]), now=int(data["now"]), lb_pool=data["lbPool"]["cidr"])
     cluster.rng = _restore_rng(data["rng"])
     _restore_allocators(cluster, data)
-    cluster.namespaces = list(data["namespaces"])
+    namespaces = [Namespace(_meta(n["meta"])) for n in data["namespaces"]]
+    cluster.namespaces = {n.name: n for n in namespaces}
     cluster.proxy_config = dict(data["proxyConfig"])
     cluster.nodes = {n.name: n for n in map(BUILDERS["nodes"], data["nodes"])}
     for name, (_, attr) in STORES.items():

@@ -11,7 +11,16 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from app.sim.cluster.endpoints import endpoints_subsets, format_endpoints
-from app.sim.cluster.objects import Deployment, EndpointSlice, Event, Node, Pod, ReplicaSet, Service
+from app.sim.cluster.objects import (
+    Deployment,
+    EndpointSlice,
+    Event,
+    Namespace,
+    Node,
+    Pod,
+    ReplicaSet,
+    Service,
+)
 from app.sim.cluster.tabwriter import table
 from app.sim.cluster.timefmt import human_duration
 from app.sim.cluster.workloads import deployment_status, owned_pods
@@ -157,6 +166,10 @@ def slice_row(cluster: Cluster, slc: EndpointSlice, wide: bool) -> list[str]:
     return [slc.meta.name, slc.address_type, ports, addresses, _age(cluster, slc.meta.creation)]
 
 
+def namespace_row(cluster: Cluster, namespace: Namespace, wide: bool) -> list[str]:
+    return [namespace.name, "Active", _age(cluster, namespace.meta.creation)]
+
+
 def event_row(cluster: Cluster, event: Event, wide: bool) -> list[str]:
     """printEvent: wide output interleaves SUBOBJECT and SOURCE and appends three columns."""
     obj = f"{event.kind.lower()}/{event.object_name}"
@@ -204,6 +217,7 @@ COLUMNS: dict[str, tuple[list[str], list[str], Row]] = {
     "Endpoints": (["NAME", "ENDPOINTS", "AGE"], [], endpoints_row),
     "EndpointSlice": (["NAME", "ADDRESSTYPE", "PORTS", "ENDPOINTS", "AGE"], [], slice_row),
     "Event": (["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"], [], event_row),
+    "Namespace": (["NAME", "STATUS", "AGE"], [], namespace_row),
 }
 
 

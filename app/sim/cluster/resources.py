@@ -50,6 +50,7 @@ RESOURCES = [
         "endpointslice.discovery.k8s.io",
     ),
     Resource("Event", "events", ("events", "event", "ev"), "event"),
+    Resource("Namespace", "namespaces", ("namespaces", "namespace", "ns"), "namespace", False),
 ]
 BY_NAME = {name: r for r in RESOURCES for name in r.names}
 ALL = ("Pod", "Service", "Deployment", "ReplicaSet")  # what `kubectl get all` lists
@@ -70,8 +71,9 @@ def _in(namespace: str | None, obj_ns: str) -> bool:
 
 def list_objects(cluster: Cluster, kind: str, namespace: str | None) -> list:
     """Every object of `kind` in `namespace` (None: all namespaces), in API order."""
-    if kind == "Node":
-        return [cluster.nodes[name] for name in sorted(cluster.nodes)]
+    if kind in ("Node", "Namespace"):
+        store = cluster.nodes if kind == "Node" else cluster.namespaces
+        return [store[name] for name in sorted(store)]
     if kind == "Event":
         return [e for e in cluster.events if _in(namespace, e.namespace)]
     if kind == "Endpoints":
@@ -95,6 +97,10 @@ def get_object(cluster: Cluster, kind: str, name: str, namespace: str) -> object
         if svc is None or not has_endpoints(svc):
             raise NotFound("Endpoints", name)
         return svc
+    if kind == "Namespace":
+        if name not in cluster.namespaces:
+            raise NotFound("Namespace", name)
+        return cluster.namespaces[name]
     if kind == "Event":
         for event in cluster.events:
             if event.name == name and event.namespace == namespace:

@@ -111,7 +111,7 @@ def start_pod(cluster: Cluster, pod: Pod) -> None:
         message = _no_ip(node)
         cluster.record("Pod", pod.meta, "FailedCreatePodSandBox", message, "kubelet", "Warning")
     else:
-        _run_containers(cluster, pod)
+        run_containers(cluster, pod)
     cluster._touch("Pod", pod.meta, "updated")
 
 
@@ -127,10 +127,11 @@ def _schedule(cluster: Cluster, pod: Pod) -> bool:
     return True
 
 
-def _run_containers(cluster: Cluster, pod: Pod) -> None:
+def run_containers(cluster: Cluster, pod: Pod) -> None:
     """The kubelet starts the containers: the image is already there, so at once."""
     pod.phase = "Running"
-    pod.started = cluster.now
+    if pod.started is None:
+        pod.started = cluster.now
     for container in pod.containers:
         pulled = f'Container image "{container.image}" already present on machine'
         where = {"host": pod.node_name, "field_path": f"spec.containers{{{container.name}}}"}

@@ -182,3 +182,73 @@ def test_plain_data_round_trip_carries_on_identically() -> None:
     assert clone.changed_services(0) == cluster.changed_services(0)
     with pytest.raises(ValueError, match="unsupported cluster data format"):
         from_data({"format": 99})
+
+
+def test_namespaces_must_exist_and_can_be_created() -> None:
+    cluster = two_workers()
+    result = kubectl(cluster, "create deployment x --image=nginx -n team-a")
+    assert result.stderr == 'error: failed to create deployment: namespaces "team-a" not found\n'
+    manifest = (
+        "apiVersion: v1\nkind: Service\nmetadata: {name: s, namespace: team-a}\n"
+        "spec: {ports: [{port: 80}]}\n"
+    )
+    applied = kubectl(cluster, "apply -f -", manifest)
+    assert applied.stderr == (
+        'Error from server (NotFound): error when creating "STDIN": namespaces "team-a" not found\n'
+    )
+    assert kubectl(cluster, "create namespace team-a").stdout == "namespace/team-a created\n"
+    assert kubectl(cluster, "apply -f -", manifest).stdout == "service/s created\n"
+    names = [line.split()[0] for line in kubectl(cluster, "get ns").stdout.splitlines()[1:]]
+    assert names == ["default", "kube-node-lease", "kube-public", "kube-system", "team-a"]
+    assert kubectl(cluster, "get svc -A").stdout.splitlines()[1].split()[:2] == ["team-a", "s"]
+
+
+def test_create_wraps_server_errors_in_its_own_words() -> None:
+    cluster = _lab()
+    negative = kubectl(cluster, "create deployment x --image=nginx --replicas=-2")
+    assert negative.stderr == (
+        'error: failed to create deployment: Deployment.apps "x" is invalid: spec.replicas: '
+        "Invalid value: -2: must be greater than or equal to 0\n"
+    )
+    taken = kubectl(cluster, "create service nodeport other --tcp=80 --node-port=30080")
+    assert taken.stderr == (
+        'error: failed to create NodePort service: Service "other" is invalid: '
+        "spec.ports[0].nodePort: Invalid value: 30080: provided port is already allocated\n"
+    )
+    # expose reports the same refusal unwrapped, as kubectl does
+    exposed = kubectl(cluster, "expose deployment web --name=x --type=NodePort --port=80")
+    assert exposed.ok
+    svc = cluster.services[("default", "x")]
+    manifest = (
+        "apiVersion: v1\nkind: Service\nmetadata: {name: y}\nspec:\n  type: NodePort\n"
+        f"  ports: [{{port: 80, nodePort: {svc.ports[0].node_port}}}]\n"
+    )
+    assert kubectl(cluster, "apply -f -", manifest).stderr.startswith(
+        'The Service "y" is invalid: '
+    )
+
+
+def test_lab_restart_counts_restarts_like_the_kubelet() -> None:
+    cluster = _lab()
+    pod = sorted(cluster.pods)[0][1]
+    assert kubectl(cluster, f"lab restart pod/{pod}").ok
+    kubectl(cluster, "lab advance 2m")
+    assert kubectl(cluster, f"lab restart pod/{pod}").stdout == (
+        f"pod/{pod} container restarted (RESTARTS 2)\n"
+    )
+    kubectl(cluster, "lab advance 65s")
+    row = next(
+        line for line in kubectl(cluster, "get pods").stdout.splitlines() if line.startswith(pod)
+    )
+    assert row.split()[3:6] == ["2", "(65s", "ago)"]
+    described = kubectl(cluster, f"describe pod {pod}").stdout
+    assert "    Last State:     Terminated\n" in described
+    assert "    Restart Count:  2\n" in described
+    assert "(x3 over 3m5s)" in described  # Started: the first start and two restarts
+    assert cluster.pods[("default", pod)].ip in kubectl(cluster, "get ep web").stdout
+
+
+def test_label_reports_not_labeled_when_nothing_changes() -> None:
+    cluster = _lab()
+    pod = sorted(cluster.pods)[0][1]
+    assert kubectl(cluster, f"label pod {pod} app=web").stdout == f"pod/{pod} not labeled\n"

@@ -84,7 +84,10 @@ def test_get_pods_columns_and_wide_columns() -> None:
     assert lines[1].split()[1:] == ["1/1", "Running", "0", "5m3s"]
     wide = kubectl(cluster, "get pods -o wide").stdout.splitlines()
     assert wide[0].endswith("IP           NODE    NOMINATED NODE   READINESS GATES")
-    assert wide[1].split()[5:] == ["10.244.1.2", "node1", "<none>", "<none>"]
+    cells = wide[1].split()
+    pod = cluster.pods[("default", cells[0])]
+    assert cells[5:] == [pod.ip, pod.node_name, "<none>", "<none>"]
+    assert pod.ip.startswith("10.244.1." if pod.node_name == "node1" else "10.244.2.")
 
 
 def test_get_services_of_every_type() -> None:

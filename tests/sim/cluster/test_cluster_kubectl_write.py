@@ -29,7 +29,9 @@ def test_create_deployment_and_its_errors() -> None:
     assert deploy.template.containers[0].ports[0].container_port == 80
     again = kubectl(cluster, "create deployment web --image=nginx")
     assert (
-        again.stderr == 'Error from server (AlreadyExists): deployments.apps "web" already exists\n'
+        # create wraps the server's message in its own (kubectl's fmt.Errorf)
+        again.stderr
+        == 'error: failed to create deployment: deployments.apps "web" already exists\n'
     )
     assert (
         kubectl(cluster, "create deployment other").stderr
