@@ -113,7 +113,9 @@ class SyncResult:
         when the restore failed)."""
         if not self.applied or self.node_before is None:
             return []
-        changes = diff_tables(self.node_before, self.node, ("filter", "nat"))
+        # a full sync also (re)ensures the jumps in the builtin chains, outside the restore
+        tables = ("filter", "nat")
+        changes = diff_tables(self.node_before, self.node, tables, every_chain=self.full)
         owners = {c: p.spn for s in self.cache.values() for p in s.ports for c in p.nat_chains}
         return [replace(c, service=owners.get(c.chain) or _owner(c)) for c in changes]
 
@@ -354,7 +356,7 @@ def _ensure_jumps(node: NodeTables) -> NodeTables:
 
 
 def diff_tables(
-    before: NodeTables, after: NodeTables, tables: tuple[str, ...]
+    before: NodeTables, after: NodeTables, tables: tuple[str, ...], every_chain: bool = False
 ) -> list[ChainChange]:
     """Chains whose rules differ between two node states, per table, in chain order."""
     changes = []
@@ -362,7 +364,8 @@ def diff_tables(
         old = before.tables[table].chains if table in before.tables else {}
         new = after.tables[table].chains if table in after.tables else {}
         # After a restore only the chains it named can differ; otherwise compare them all.
-        names = after.touched.get(table) or set(old) | set(new)
+        touched = None if every_chain else after.touched.get(table)
+        names = touched or set(old) | set(new)
         for chain in sorted(names, key=_chain_order):
             prev, rules = old.get(chain), new.get(chain)
             if prev is None and rules is not None:

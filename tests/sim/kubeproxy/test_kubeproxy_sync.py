@@ -181,3 +181,13 @@ def test_a_partial_sync_an_hour_after_the_last_full_one_is_full() -> None:
     assert late.full and late.written_chains  # every service chain rewritten again
     after = render_restore(state, full=False, previous=late, now=100.0 + 3700)
     assert not after.full
+
+
+def test_first_sync_reports_the_jumps_from_the_builtin_chains() -> None:
+    first = render_restore(ProxyState.from_dict(cluster()))
+    created = {(c.table, c.chain) for c in first.changes if c.kind in ("created", "rewritten")}
+    assert {("nat", "PREROUTING"), ("nat", "OUTPUT"), ("filter", "FORWARD")} <= created
+    prerouting = next(c for c in first.changes if c.chain == "PREROUTING")
+    assert prerouting.after == (
+        '-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
+    )
