@@ -39,8 +39,10 @@ from app.sim.cluster.services import (
     drop_type_dependent_fields,
     validate_service,
 )
+from app.sim.cluster.timefmt import EPOCH
 
 EVENT_TTL = 3600
+EPOCH_UNIX = int(EPOCH.timestamp())
 NAMESPACES = ("default", "kube-node-lease", "kube-public", "kube-system")
 
 
@@ -130,7 +132,8 @@ class Cluster:
                 event.count += 1
                 event.last = self.now
                 return
-        name = f"{meta.name}.{self.rng.getrandbits(64):016x}"
+        # client-go names events `<object>.<UnixNano in hex>`; the version keeps them unique
+        name = f"{meta.name}.{(EPOCH_UNIX + self.now) * 10**9 + self.version:x}"
         event = Event(meta.namespace, kind, meta.name, reason, message, source, type_)
         event.first = event.last = self.now
         event.name, event.host, event.field_path = (

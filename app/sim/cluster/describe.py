@@ -180,10 +180,7 @@ def _pod_conditions(pod: Pod) -> list[str]:
 
 
 def _container_lines(pod: Pod, container: Container) -> list[str]:
-    ports = [
-        f"{p.container_port}/{p.protocol}" + (f" ({p.name})" if p.name else "")
-        for p in container.ports
-    ]
+    ports = [f"{p.container_port}/{p.protocol}" for p in container.ports]  # no name shown
     host = [f"0/{p.protocol}" for p in container.ports]
     plural = "s" if len(ports) > 1 else ""
     lines = [f"  {container.name}:"]

@@ -75,7 +75,10 @@ def list_objects(cluster: Cluster, kind: str, namespace: str | None) -> list:
         store = cluster.nodes if kind == "Node" else cluster.namespaces
         return [store[name] for name in sorted(store)]
     if kind == "Event":
-        return [e for e in cluster.events if _in(namespace, e.namespace)]
+        # the API server lists by key: namespace, then name (`<object>.<time>`), so events
+        # come grouped by object -- a Deployment's after its pods' (`-` sorts before `.`)
+        events = [e for e in cluster.events if _in(namespace, e.namespace)]
+        return sorted(events, key=lambda e: (e.namespace, e.name))
     if kind == "Endpoints":
         return [
             s

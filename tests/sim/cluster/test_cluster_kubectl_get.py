@@ -289,7 +289,7 @@ def test_describe_pod_shows_node_ip_owner_and_conditions() -> None:
     out = kubectl(cluster, f"describe pod {pod.name}").stdout
     assert f"Node:             {pod.node_name}/{cluster.nodes[pod.node_name].internal_ip}\n" in out
     assert f"IPs:\n  IP:           {pod.ip}\nControlled By:  ReplicaSet/" in out
-    assert "    Port:           80/TCP (http)\n" in out
+    assert "    Port:           80/TCP\n" in out
     assert "  Ready                       False \n" in out
     assert "Readiness probe failed" in out
 
