@@ -14,13 +14,12 @@ DNAT, KUBE-POSTROUTING/KUBE-MARK-MASQ and the filter chains kube-proxy writes.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import random
 import statistics
 import time
 
 from app.sim.conntrack import Conntrack
+from app.sim.kubeproxy.names import endpoint_chain, service_port_chain
 from app.sim.netfilter.engine import trace_packet
 from app.sim.netfilter.model import Chain, Ruleset
 from app.sim.netfilter.parse import parse_rule_args
@@ -30,12 +29,6 @@ from app.sim.packet import Packet
 
 REPEATS = 25
 ENDPOINTS = 5
-
-
-def chain_name(prefix: str, *parts: str) -> str:
-    """kube-proxy's chain naming: prefix + the first 16 base32 characters of a SHA-256."""
-    digest = hashlib.sha256("".join(parts).encode()).digest()
-    return prefix + base64.b32encode(digest).decode()[:16]
 
 
 def _vip(i: int) -> str:
@@ -84,7 +77,7 @@ def kube_ruleset_text(services: int, endpoints: int = ENDPOINTS, seed: int = 0) 
 
 def _service(i: int, port: int, endpoints: int) -> tuple[list[str], list[str]]:
     name = f"ns{i % 7}/svc{i}:p{port}"
-    svc = chain_name("KUBE-SVC-", name, "tcp")
+    svc = service_port_chain("KUBE-SVC-", name, "tcp")
     vip = _vip(i)
     declared = [f":{svc} - [0:0]"]
     rules = [
@@ -96,7 +89,7 @@ def _service(i: int, port: int, endpoints: int) -> tuple[list[str], list[str]]:
     seps = []
     for j in range(endpoints):
         ep = _endpoint(i, j)
-        sep = chain_name("KUBE-SEP-", name, "tcp", f"{ep}:{port}")
+        sep = endpoint_chain(name, "tcp", f"{ep}:{port}")
         declared.append(f":{sep} - [0:0]")
         left = endpoints - j
         odds = f" -m statistic --mode random --probability {1 / left:.11f}" if left > 1 else ""
