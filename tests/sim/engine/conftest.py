@@ -1,4 +1,4 @@
-"""Shared helpers for the engine tests: ruleset files, one-call traces, step projections."""
+"""Fixtures of the engine tests: the seed ruleset, a one-call trace, a stateful node."""
 
 from __future__ import annotations
 
