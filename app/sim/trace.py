@@ -5,7 +5,8 @@ keep their names and meaning; the extra keys are:
 
 * step `explain`: `{"zh": ..., "en": ...}`, why the rule did or did not match and what
   happened; step `failed_match`: for a rule that did not match, the arguments of the first
-  match that failed (e.g. `["-d", "10.96.0.10/32"]`), else null;
+  match that failed (e.g. `["-d", "10.96.0.10/32"]`), else null; step `in_iface` and
+  `out_iface`: the devices the hook saw (null before routing or for local packets);
 * `chain_visits`: one entry per visit of a chain, in the order visits began:
   `{"hook", "table", "chain", "rules_evaluated", "rules_total"}`. `rules_evaluated` is how
   many rules the kernel walks in that visit (it tests them one by one, up to the rule that
@@ -53,6 +54,8 @@ class TraceStep:
     packet: Packet
     explain: dict[str, str] = field(default_factory=dict)
     failed_match: list[str] | None = None
+    in_iface: str | None = None
+    out_iface: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -67,6 +70,8 @@ class TraceStep:
             "packet": self.packet.headers(),
             "explain": dict(self.explain),
             "failed_match": self.failed_match,
+            "in_iface": self.in_iface,
+            "out_iface": self.out_iface,
         }
 
 

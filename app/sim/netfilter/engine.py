@@ -210,7 +210,8 @@ class _PacketRun:
             packet=self.packet,
             hook=hook.value,
             table=table,
-            in_iface=self.in_iface,
+            # ip_output hands POSTROUTING no input device (NF_HOOK_COND(..., NULL, dev)).
+            in_iface=None if hook is Hook.POSTROUTING else self.in_iface,
             out_iface=self.out_iface,
             addrtype=self.node.addrtype,
             chance=self.chance,

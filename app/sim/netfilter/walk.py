@@ -222,6 +222,8 @@ class Walker:
                 ctx.packet,
                 words,
                 failed,
+                ctx.in_iface,
+                ctx.out_iface,
             )
         )
 

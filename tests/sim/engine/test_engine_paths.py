@@ -289,3 +289,14 @@ def test_trace_kernel_view_is_the_contract_projection(lab, seed_rules):
     trace = node.send(Packet("192.168.49.100", "10.96.0.99", "tcp", 40000, 80))
     assert trace.kernel_view() == kernel_view(trace.to_json())
     assert trace.kernel_view()[-1] == ("filter", "KUBE-SERVICES", 1, "rule", "DROP")
+
+
+def test_steps_name_the_devices_each_hook_saw(trace, seed_rules):
+    result = trace(seed_rules, dst="192.168.49.2", dport=30080, matched_only=True)
+    devices = {(s["hook"], s["in_iface"], s["out_iface"]) for s in result["steps"]}
+    # Before routing only the way in is known; POSTROUTING only knows the way out.
+    assert devices == {
+        ("PREROUTING", "eth0", None),
+        ("FORWARD", "eth0", "cni0"),
+        ("POSTROUTING", None, "cni0"),
+    }
