@@ -40,6 +40,7 @@ from app.sim.cluster.services import (
     validate_service,
 )
 from app.sim.cluster.timefmt import EPOCH
+from app.sim.cluster.validation import validate_name
 
 EVENT_TTL = 3600
 EPOCH_UNIX = int(EPOCH.timestamp())
@@ -200,6 +201,7 @@ class Cluster:
     # -- namespaces --------------------------------------------------------------------------
 
     def add_namespace(self, name: str) -> Namespace:
+        validate_name("Namespace", name)
         if name in self.namespaces:
             raise AlreadyExists("Namespace", name)
         labels = {"kubernetes.io/metadata.name": name}
@@ -295,6 +297,7 @@ class Cluster:
     def add_deployment(self, deploy: Deployment) -> Deployment:
         """Store a new Deployment; the controllers create its ReplicaSet and pods."""
         key = (deploy.meta.namespace, deploy.meta.name)
+        validate_name("Deployment", deploy.meta.name)
         self.require_namespace(key[0])
         if key in self.deployments:
             raise AlreadyExists("Deployment", deploy.meta.name)
@@ -347,6 +350,7 @@ class Cluster:
 
     def create_pod(self, pod: Pod) -> Pod:
         key = (pod.meta.namespace, pod.name)
+        validate_name("Pod", pod.name)
         self.require_namespace(key[0])
         if key in self.pods:
             raise AlreadyExists("Pod", pod.name)
@@ -439,6 +443,7 @@ class Cluster:
 
     def create_service(self, svc: Service) -> Service:
         key = (svc.meta.namespace, svc.name)
+        validate_name("Service", svc.name)
         self.require_namespace(key[0])
         if key in self.services:
             raise AlreadyExists("Service", svc.name)

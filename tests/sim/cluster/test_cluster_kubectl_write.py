@@ -358,3 +358,39 @@ def test_no_command_prints_usage_and_bad_input_never_raises() -> None:
     ]:
         result = kubectl(cluster, line)
         assert result.status in (0, 1), line
+
+
+@pytest.mark.parametrize(
+    ("line", "error"),
+    [
+        (
+            "expose deployment web --name=My_Web --port=80",
+            'The Service "My_Web" is invalid: metadata.name: Invalid value: "My_Web": a DNS-1035 '
+            "label must consist of lower case alphanumeric characters or '-', start with an "
+            "alphabetic character",
+        ),
+        (
+            "expose deployment web --name=80web --port=80",
+            'metadata.name: Invalid value: "80web": a DNS-1035 label',
+        ),
+        (
+            "run Web_1 --image=nginx",
+            'The Pod "Web_1" is invalid: metadata.name: Invalid value: "Web_1": a lowercase RFC '
+            "1123 subdomain must consist of",
+        ),
+        (
+            "create deployment Api --image=nginx",
+            'error: failed to create deployment: Deployment.apps "Api" is invalid: metadata.name',
+        ),
+        (
+            "create namespace Team.A",
+            'metadata.name: Invalid value: "Team.A": a lowercase RFC 1123 label',
+        ),
+    ],
+)
+def test_names_are_validated_like_the_api_server(line: str, error: str) -> None:
+    cluster = _with_web()
+    result = kubectl(cluster, line)
+    assert result.status == 1
+    assert error in result.stderr
+    assert kubectl(cluster, "run web-1.example --image=nginx").ok  # subdomains allow dots
