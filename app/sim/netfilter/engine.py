@@ -210,8 +210,9 @@ class _PacketRun:
             packet=self.packet,
             hook=hook.value,
             table=table,
-            # ip_output hands POSTROUTING no input device (NF_HOOK_COND(..., NULL, dev)).
-            in_iface=None if hook is Hook.POSTROUTING else self.in_iface,
+            # POSTROUTING keeps the input device of a forwarded packet: ip_output passes
+            # skb->dev as indev (the kernel's trace shows IN=eth0 there); None when local.
+            in_iface=self.in_iface,
             out_iface=self.out_iface,
             addrtype=self.node.addrtype,
             chance=self.chance,
