@@ -34,7 +34,7 @@ from app.sim.kubeproxy.iptables_service import (
 )
 from app.sim.kubeproxy.names import SERVICE_CHAIN_PREFIXES, is_service_chain
 from app.sim.kubeproxy.sort import canonical, comment_of
-from app.sim.kubeproxy.state import ProxyState
+from app.sim.kubeproxy.state import ProxyState, ServiceView
 
 LARGE_CLUSTER_ENDPOINTS_THRESHOLD = 1000  # largeClusterEndpointsThreshold in proxier.go
 # proxyutil.FullSyncPeriod: a partial sync this long after the last full one is made full, so
@@ -101,7 +101,9 @@ class SyncResult:
     pre_restore: NodeTables | None = field(default=None, repr=False)
     ctx: RenderContext | None = field(default=None, repr=False)
     cache: dict[str, _Cached] = field(default_factory=dict, repr=False)
-    active: set[str] | frozenset[str] = field(default_factory=frozenset, repr=False)
+    state_mark: tuple[object, int] | None = field(default=None, repr=False)
+    # service chains left on the node unused (no cleanup ran): the next scan's candidates
+    leftover: frozenset[str] = field(default_factory=frozenset, repr=False)
 
     def canonical(self) -> str:
         """The restore input in the upstream tests' canonical order (see sort.py)."""
@@ -172,23 +174,23 @@ def _sync(state: ProxyState, full: bool, previous: SyncResult | None, now: float
     large = state.total_endpoints() > LARGE_CLUSTER_ENDPOINTS_THRESHOLD
     ctx = RenderContext(state.options, state.node.primary_ip, large)
     reuse = previous is not None and previous.ctx == ctx
-    old = previous.cache if previous is not None else {}
-    services, changed = _render_services(state, old, ctx, reuse)
+    services, changed = _render_services(state, previous, ctx, reuse)
     if full:
         changed = set(services)
     # In large clusters reading the nat table back is costly: at most once per sync period.
     cleanup = not large or previous is None or now - previous.last_cleanup > ctx.options.sync_period
     original = previous.node if previous else NodeTables()
     before = _ensure_jumps(original) if full else original
-    active = _active_chains(services, previous if reuse else None, changed)
-    stale = _stale_chains(before, active) if cleanup else []
+    unused = _unused_chains(before, services, previous, changed, full)
+    stale = sorted(unused) if cleanup else []
     restore = _assemble(state, services, changed, stale)
     result = SyncResult(restore.text, full, True, before, large, now)
     if not cleanup and previous is not None:
         result.last_cleanup = previous.last_cleanup
     result.last_full = now if full else previous.last_full  # type: ignore[union-attr]
     result.written_chains, result.ctx = tuple(restore.written), ctx
-    result.cache, result.active = services, active
+    result.cache, result.state_mark = services, state.journal_mark
+    result.leftover = frozenset() if cleanup else frozenset(unused)
     return _finish(result, restore, original, stale)
 
 
@@ -210,47 +212,57 @@ def _finish(
 
 
 def _render_services(
-    state: ProxyState, old: dict[str, _Cached], ctx: RenderContext, reuse: bool
+    state: ProxyState, previous: SyncResult | None, ctx: RenderContext, reuse: bool
 ) -> tuple[dict[str, _Cached], set[str]]:
     """Per Service (by namespace/name), its rendered ports, and the Services whose Service or
-    EndpointSlices changed since the previous sync (`old`), kube-proxy's UpdatedServices.
-    An unchanged Service reuses the previous rendering when `reuse` (same options and
-    large-cluster mode)."""
-    out: dict[str, _Cached] = {}
-    changed: set[str] = set()
+    EndpointSlices changed since the previous sync, kube-proxy's UpdatedServices. An
+    unchanged Service reuses the previous rendering when `reuse` (same options and
+    large-cluster mode); the state's change journal says which ones to look at."""
+    old = previous.cache if previous is not None else {}
     views = state.views
+    since = state.changed_since(previous.state_mark) if previous and reuse else None
+    if since is not None and all(k in old and k in views for k in since):
+        out = dict(old)  # the same Services, in the same order
+        changed = {k for k in since if old[k].version != views[k].version}
+        for key in changed:
+            out[key] = _render(views[key], ctx)
+        return out, changed
+    out, changed = {}, set()
     for key in state.keys_in_order():
-        view = views[key]
-        hit = old.get(key)
+        view, hit = views[key], old.get(key)
         if hit is None or hit.version != view.version:
             changed.add(key)
-        elif reuse:
-            out[key] = hit
-            continue
-        out[key] = _Cached.of(view.version, tuple(render_port(pe, ctx) for pe in view.ports))
+        out[key] = hit if reuse and hit is not None and key not in changed else _render(view, ctx)
     return out, changed
 
 
-def _active_chains(
-    services: dict[str, _Cached], previous: SyncResult | None, changed: set[str]
-) -> set[str] | frozenset[str]:
-    """Every per-service nat chain this sync keeps; updated from the previous sync's set when
-    possible (one set copy instead of a union over every Service)."""
-    if previous is None or len(changed) * 4 > len(services):
-        return frozenset().union(*(c.active for c in services.values()))
-    active = set(previous.active)
-    for key in changed | (previous.cache.keys() - services.keys()):
-        if (hit := previous.cache.get(key)) is not None:
-            active.difference_update(hit.active)
-    for key in changed:
-        active.update(services[key].active)
-    return active  # never changed after this sync: the next one copies it
+def _render(view: ServiceView, ctx: RenderContext) -> _Cached:
+    return _Cached.of(view.version, tuple(render_port(pe, ctx) for pe in view.ports))
 
 
-def _stale_chains(node: NodeTables, active: set[str] | frozenset[str]) -> list[str]:
-    """Service chains on the node (read back like `iptables-save -t nat`) not written now."""
+def _unused_chains(
+    node: NodeTables,
+    services: dict[str, _Cached],
+    previous: SyncResult | None,
+    changed: set[str],
+    full: bool,
+) -> set[str]:
+    """Service chains on the node that this sync does not write or keep: what kube-proxy
+    finds by reading the nat table back (`iptables-save -t nat`). A full sync reads all of it;
+    a partial one after a successful sync looks only at what can have become unused (the
+    chains of changed or deleted Services, and what an earlier sync left behind)."""
     existing = node.tables["nat"].chains.keys() if "nat" in node.tables else set()
-    return sorted(c for c in existing - active if is_service_chain(c))
+    if full or previous is None or not previous.applied:
+        active = frozenset().union(*(c.active for c in services.values()))
+        return {c for c in existing - active if is_service_chain(c)}
+    old = previous.cache
+    unused = set(previous.leftover)
+    for key in changed | (old.keys() - services.keys()):
+        if (hit := old.get(key)) is not None:
+            unused.update(hit.active)
+    for key in changed:  # what a changed Service uses now (a leftover may be back in use)
+        unused.difference_update(services[key].active)
+    return {c for c in unused if c in existing}
 
 
 @dataclass

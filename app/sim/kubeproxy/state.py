@@ -145,6 +145,12 @@ class ProxyState:
     _views: dict[str, ServiceView] = field(default_factory=dict, repr=False)
     _endpoint_count: int = field(default=0, repr=False)
     _order: list[str] | None = field(default=None, repr=False)
+    # Change journal: every Service view change gets the next serial; `_journal` maps a key to
+    # the serial of its last change, oldest first, so "what changed since serial s" costs the
+    # number of changes, not the number of Services. `_lineage` tells journals apart.
+    _serial: int = field(default=0, repr=False)
+    _journal: dict[str, int] = field(default_factory=dict, repr=False)
+    _lineage: object = field(default_factory=object, repr=False)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ProxyState:
@@ -169,7 +175,7 @@ class ProxyState:
             {k: set(v) for k, v in self._by_service.items()},
             dict(self._views),
             self._endpoint_count,
-        )
+        )  # a new lineage: its journal starts afresh
 
     # --- updates -----------------------------------------------------------------------
     def set_service(self, svc: Mapping[str, Any]) -> None:
@@ -214,6 +220,23 @@ class ProxyState:
         """Services that exist (and are not skipped), keyed by namespace/name."""
         return self._views
 
+    @property
+    def journal_mark(self) -> tuple[object, int]:
+        """Where the change journal stands now (for `changed_since`)."""
+        return (self._lineage, self._serial)
+
+    def changed_since(self, mark: tuple[object, int] | None) -> set[str] | None:
+        """Services (namespace/name) whose view changed after `mark`; None when unknown
+        (a mark from another state)."""
+        if mark is None or mark[0] is not self._lineage:
+            return None
+        changed = set()
+        for key, serial in reversed(self._journal.items()):
+            if serial <= mark[1]:
+                break
+            changed.add(key)
+        return changed
+
     def keys_in_order(self) -> list[str]:
         """namespace/name of every Service, sorted (kept between changes to the set)."""
         if self._order is None:
@@ -244,6 +267,10 @@ class ProxyState:
             self._endpoint_count += _count(view)
         if (old is None) != (view is None):
             self._order = None  # a Service appeared or went away
+        if old is not view:
+            self._serial += 1
+            self._journal.pop(key, None)
+            self._journal[key] = self._serial
 
 
 def _count(view: ServiceView) -> int:

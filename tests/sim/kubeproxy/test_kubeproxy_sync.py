@@ -191,3 +191,25 @@ def test_first_sync_reports_the_jumps_from_the_builtin_chains() -> None:
     assert prerouting.after == (
         '-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
     )
+
+
+def test_large_cluster_defers_stale_chain_removal_and_keeps_reused_chains() -> None:
+    state = ProxyState.from_dict(cluster(n_services=3, endpoints=400))
+    first = render_restore(state, now=0.0)
+    assert first.large_cluster
+    seps = state.views["ns/svc0"].ports[0].sep_chains
+    gone, kept = seps["10.244.0.1:8080"], seps["10.244.0.2:8080"]
+    ips = [f"10.244.{e // 250}.{e % 250 + 1}" for e in range(400)]
+    state.set_endpoint_slice(
+        slice_(0, [ip for ip in ips if ip not in ("10.244.0.1", "10.244.0.2")])
+    )
+    second = render_restore(state, full=False, previous=first, now=5.0)
+    assert second.deleted_chains == () and gone in second.node.chain_names("nat")
+    state.set_endpoint_slice(slice_(0, [ip for ip in ips if ip != "10.244.0.1"]))  # .2 is back
+    third = render_restore(state, full=False, previous=second, now=10.0)
+    assert third.deleted_chains == ()
+    later = render_restore(state, full=False, previous=third, now=45.0)  # sync period passed
+    assert later.deleted_chains == (gone,)
+    assert kept in later.node.chain_names("nat")
+    replayed = later.replay()
+    assert replayed.tables["nat"].chains == later.node.tables["nat"].chains
