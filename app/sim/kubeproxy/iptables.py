@@ -252,7 +252,7 @@ def _unused_chains(
     a partial one after a successful sync looks only at what can have become unused (the
     chains of changed or deleted Services, and what an earlier sync left behind)."""
     existing = node.tables["nat"].chains.keys() if "nat" in node.tables else set()
-    if full or previous is None or not previous.applied:
+    if full or previous is None or not previous.applied or node.edited:
         active = frozenset().union(*(c.active for c in services.values()))
         return {c for c in existing - active if is_service_chain(c)}
     old = previous.cache

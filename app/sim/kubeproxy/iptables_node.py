@@ -85,6 +85,9 @@ class NodeTables:
     tables: dict[str, TableState] = field(default_factory=dict)
     # chains the last apply_restore wrote or deleted, per table (what a diff needs to look at)
     touched: dict[str, set[str]] = field(default_factory=dict, repr=False)
+    # changed by someone other than kube-proxy's sync (`iptables -A`, a hand-made restore):
+    # the next sync cannot assume it knows which chains are there
+    edited: bool = field(default=False, repr=False)
 
     def table(self, name: str) -> TableState:
         if name not in self.tables:
@@ -107,6 +110,7 @@ class NodeTables:
         if chain not in state.chains:
             raise RestoreError("iptables: No chain/target/match by that name.", 1)
         state.set_rules(chain, [*state.chains[chain], rule])
+        self.edited = True
 
     def apply_chains(
         self, writes: dict[str, dict[str, list[str]]], deletes: dict[str, list[str]]
@@ -135,6 +139,7 @@ class NodeTables:
                 run.line(line, lineno)
         if run.table is not None:
             raise RestoreError(f"iptables-restore: COMMIT expected at line {lineno + 1}", 1)
+        run.node.edited = True
         return run.node
 
 

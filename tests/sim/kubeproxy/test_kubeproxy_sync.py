@@ -213,3 +213,12 @@ def test_large_cluster_defers_stale_chain_removal_and_keeps_reused_chains() -> N
     assert kept in later.node.chain_names("nat")
     replayed = later.replay()
     assert replayed.tables["nat"].chains == later.node.tables["nat"].chains
+
+
+def test_a_service_chain_made_by_hand_is_removed_by_the_next_sync() -> None:
+    state = ProxyState.from_dict(cluster())
+    first = render_restore(state)
+    first.node = first.node.apply_restore("*nat\n:KUBE-SEP-HANDMADE0000000 - [0:0]\nCOMMIT\n")
+    second = render_restore(state, full=False, previous=first)
+    assert second.deleted_chains == ("KUBE-SEP-HANDMADE0000000",)
+    assert "-X KUBE-SEP-HANDMADE0000000" in second.restore
