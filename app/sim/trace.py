@@ -12,6 +12,10 @@ keep their names and meaning; the extra keys are:
   many rules the kernel walks in that visit (it tests them one by one, up to the rule that
   ended the visit, or all of them when the packet fell off the end) — the cost the UI shows;
 * `rules_evaluated`: the sum over all visits;
+* `routes`: each routing decision, in order: `{"after": hook or null (the socket's own
+  lookup), "dst", "decision": "local"|"out"|"drop", "iface", "gateway", "reason"}` —
+  after PREROUTING, or for a local packet before OUTPUT and again when OUTPUT changed the
+  destination;
 * `final.dropped_by` (`"netfilter"` or `"routing"`) and `final.reason` when not delivered;
 * `conntrack.state` (`NEW`, `ESTABLISHED`, ...), `conntrack.snat_port`, and
   `conntrack.listing` (the entry as `conntrack -L` prints it, or null before confirmation);
@@ -126,6 +130,7 @@ class Trace:
 
     steps: list[TraceStep] = field(default_factory=list)
     visits: list[ChainVisit] = field(default_factory=list)
+    routes: list[dict[str, Any]] = field(default_factory=list)
     final: Final | None = None
     conntrack: dict[str, Any] | None = None
     branches: list[dict[str, Any]] | None = None
@@ -147,6 +152,7 @@ class Trace:
             "conntrack": self.conntrack,
             "chain_visits": [v.to_json() for v in self.visits],
             "rules_evaluated": self.rules_evaluated,
+            "routes": [dict(route) for route in self.routes],
         }
         if self.branches is not None:
             data["branches"] = self.branches

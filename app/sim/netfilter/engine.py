@@ -122,7 +122,7 @@ class _PacketRun:
         self.route_and_deliver()
 
     def route_and_deliver(self) -> None:
-        route = self.node.route(self.packet.dst, self.in_iface)
+        route = self.decide(Hook.PREROUTING, self.in_iface)
         if route.kind == "drop":
             self.finish("DROP", None, dropped_by="routing", reason=route.reason)
         elif route.kind == "local":
@@ -136,7 +136,7 @@ class _PacketRun:
     def from_local(self) -> None:
         # The socket routed before OUTPUT: `-o` in OUTPUT sees that device even when nat
         # OUTPUT then changes the destination (the hook state is fixed at hook entry).
-        self.route = self.node.route(self.packet.dst)
+        self.route = self.decide(None, None)
         self.out_iface = self.route.iface
         if not self.hook(Hook.OUTPUT):
             return
@@ -153,13 +153,28 @@ class _PacketRun:
         if self.hook(Hook.PREROUTING) and self.hook(Hook.INPUT):
             self.finish("ACCEPT", "local")
 
+    def decide(self, after: Hook | None, in_iface: str | None) -> Route:
+        """A routing decision for the packet as it stands, recorded in the trace."""
+        route = self.node.route(self.packet.dst, in_iface)
+        self.trace.routes.append(
+            {
+                "after": after.value if after else None,
+                "dst": self.packet.dst,
+                "decision": route.kind,
+                "iface": route.iface,
+                "gateway": route.gateway,
+                "reason": route.reason,
+            }
+        )
+        return route
+
     def reroute(self) -> bool:
         """ip_route_me_harder after mangle/nat OUTPUT changed the destination (§5.3).
 
         A source in 127.0.0.0/8 may only leave through a non-loopback device when that
         device has route_localnet (__mkroute_output returns -EINVAL): the packet is lost.
         """
-        route = self.node.route(self.packet.dst)
+        route = self.decide(Hook.OUTPUT, None)
         if (
             ip_address(self.packet.src) in LOOPBACK
             and route.iface != "lo"

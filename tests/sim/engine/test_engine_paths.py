@@ -300,3 +300,15 @@ def test_steps_name_the_devices_each_hook_saw(trace, seed_rules):
         ("FORWARD", "eth0", "cni0"),
         ("POSTROUTING", "eth0", "cni0"),
     }
+
+
+def test_routing_decisions_are_part_of_the_trace(trace, seed_rules):
+    outside = trace(seed_rules, dst="10.97.139.74", dport=8080)
+    assert [(r["after"], r["decision"], r["iface"]) for r in outside["routes"]] == [
+        ("PREROUTING", "out", "cni0")  # decided on the DNATed destination
+    ]
+    node = trace(seed_rules, origin="local", src="192.168.49.2", dst="10.96.0.20", dport=80)
+    assert [(r["after"], r["dst"], r["iface"], r["gateway"]) for r in node["routes"]] == [
+        (None, "10.96.0.20", "eth0", "192.168.49.1"),  # the socket's lookup: default route
+        ("OUTPUT", "10.244.2.6", "cni0", None),  # nat OUTPUT changed the destination
+    ]
