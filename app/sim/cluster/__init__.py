@@ -6,12 +6,28 @@ Public surface:
 - `run_kubectl(cluster, argv, stdin=None) -> CommandResult` (kubectl.py): kubectl's own
   output and errors; `kubectl lab ...` holds the lab-only commands.
 - `to_data` / `from_data` (persist.py): the cluster as JSON-ready data and back.
+- `request(cluster, "pod/NAME", "svc/NAME:PORT")` (addressing.py): the engine's packet JSON
+  and the node it meets; `who_has(cluster, ip)` names what owns an address.
+- `summary(cluster)` (view.py): nodes, pods, Services and endpoints as plain data.
 - `ClusterError` (errors.py): every refusal, worded as kubectl prints it.
 """
 
+from app.sim.cluster.addressing import Request, request, who_has
 from app.sim.cluster.cluster import Cluster
 from app.sim.cluster.errors import ClusterError
 from app.sim.cluster.kubectl import CommandResult, run_kubectl
 from app.sim.cluster.persist import from_data, to_data
+from app.sim.cluster.view import summary
 
-__all__ = ["Cluster", "ClusterError", "CommandResult", "from_data", "run_kubectl", "to_data"]
+__all__ = [
+    "Cluster",
+    "ClusterError",
+    "CommandResult",
+    "Request",
+    "from_data",
+    "request",
+    "run_kubectl",
+    "summary",
+    "to_data",
+    "who_has",
+]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 import yaml
 from cluster_helpers import kubectl, two_workers
 
+from app.sim.cluster.view import summary
 from app.sim.kubeproxy.state import ProxyState
 
 CORPUS = Path(__file__).resolve().parents[3].parent / "shared" / "conformance" / "kube-proxy"
@@ -104,3 +106,23 @@ def test_proxy_options_can_be_overridden_per_lab() -> None:
     assert cluster.to_proxy_dict("node1")["proxy"]["masqueradeAll"] is True
     with pytest.raises(Exception, match='nodes "nope" not found'):
         cluster.to_proxy_dict("nope")
+
+
+def test_summary_agrees_with_the_objects() -> None:
+    cluster = _rich_cluster()
+    data = summary(cluster)
+    json.dumps(data)  # plain data
+    assert [n["name"] for n in data["nodes"]] == ["master", "node1", "node2"]
+    assert sum(len(n["pods"]) for n in data["nodes"]) == len(cluster.pods) == len(data["pods"])
+    assert {s["name"] for s in data["services"]} == {"web", "lb", "hl", "ext"}
+    web = data["endpoints"]["default/web"]
+    assert sorted((e["ready"], e["serving"], e["terminating"]) for e in web) == [
+        (False, True, True),
+        (True, True, False),
+        (True, True, False),
+        (True, True, False),
+    ]
+    terminating = next(e for e in web if e["terminating"])
+    pod = next(p for p in data["pods"] if p["name"] == terminating["pod"])
+    assert pod["terminating"] and pod["ip"] == terminating["address"]
+    assert data["endpoints"]["default/ext"] == []
