@@ -159,10 +159,18 @@ class ProxyState:
             raise StateError("cluster: expected a mapping at the top level")
         node, options = options_from_dict(data)
         state = cls(node, options)
+        # Load every object first and build each Service's view once (set_service and
+        # set_endpoint_slice would rebuild a view per slice); a later duplicate wins.
         for svc in fields.mappings(data.get("services"), "services"):
-            state.set_service(svc)
+            state.services[_object_key(svc, "service")] = svc
         for eps in fields.mappings(data.get("endpointSlices"), "endpointSlices"):
-            state.set_endpoint_slice(eps)
+            key = _object_key(eps, "endpointSlice")
+            if key in state.slices:
+                state._by_service[_slice_service(state.slices[key])].discard(key)
+            state.slices[key] = eps
+            state._by_service.setdefault(_slice_service(eps), set()).add(key)
+        for key in state.services:
+            state._refresh(key)
         return state
 
     def copy(self) -> ProxyState:
