@@ -12,6 +12,7 @@ commands that change the cluster are in `kubectl_write.py`.
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 from difflib import get_close_matches
@@ -316,6 +317,21 @@ def run_kubectl(cluster: Cluster, argv: list[str], stdin: str | None = None) -> 
     except ClusterError as err:
         out.error(err.message)
     return out.result()
+
+
+def run_line(cluster: Cluster, line: str, stdin: str | None = None) -> CommandResult:
+    """Run a command line as a shell would split it (`kubectl patch svc web -p '{...}'`).
+
+    Unbalanced quotes are refused with the message bash gives.
+    """
+    try:
+        argv = shlex.split(line)
+    except ValueError:
+        return CommandResult(2, "", "bash: unexpected EOF while looking for matching quote\n")
+    if argv[:1] != ["kubectl"]:
+        name = argv[0] if argv else ""
+        return CommandResult(127, "", f"bash: {name}: command not found\n")
+    return run_kubectl(cluster, argv, stdin)
 
 
 def _unknown(name: str, known: list[str]) -> str:

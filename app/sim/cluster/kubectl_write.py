@@ -208,13 +208,15 @@ def cmd_apply(
             else "error: no objects passed to create"
         )
     for item in items:
+        warnings: list[str] = []
         try:
-            line = apply(cluster, item, str(parsed.get("namespace")))
+            namespace = str(parsed.get("namespace"))
+            line = apply(cluster, item, namespace, create_only=bool(verb), warnings=warnings)
         except (ManifestError, ClusterError) as err:
             out.error(err.message)
             continue
-        out.out.append(line.replace(" created", f" {verb}") if verb else line)
-        out.out.append("\n")
+        out.err += [w + "\n" for w in warnings]  # a warning, not a failure: status stays 0
+        out.out.append(line + "\n")
 
 
 FILENAME = Flag("filename", "f")

@@ -13,7 +13,7 @@ import copy
 import json
 from typing import TYPE_CHECKING, Any
 
-from app.sim.cluster.errors import AlreadyExists, ClusterError, Invalid, NotFound
+from app.sim.cluster.errors import RESOURCE_NAMES, AlreadyExists, ClusterError, Invalid, NotFound
 from app.sim.cluster.objects import (
     Container,
     ContainerPort,
@@ -223,29 +223,59 @@ def _identity(doc: Any) -> tuple[str, str, str]:
     return str(kind), name, str((doc.get("metadata") or {}).get("namespace") or "")
 
 
-def apply(cluster: Cluster, doc: dict[str, Any], namespace: str = "default") -> str:
-    """Create or update one object; returns kubectl's line (`service/web created`)."""
+MISSING_ANNOTATION = (
+    "Warning: resource {plural}/{name} is missing the "
+    "kubectl.kubernetes.io/last-applied-configuration annotation which is required by kubectl "
+    "apply. kubectl apply should only be used on resources created declaratively by either "
+    "kubectl create --save-config or kubectl apply. The missing annotation will be patched "
+    "automatically."
+)
+
+
+def apply(
+    cluster: Cluster,
+    doc: dict[str, Any],
+    namespace: str = "default",
+    *,
+    create_only: bool = False,
+    warnings: list[str] | None = None,
+) -> str:
+    """Create or update one object; returns kubectl's line (`service/web created`).
+
+    `create_only` is `kubectl create -f`: an existing object is an AlreadyExists error.
+    Warnings kubectl prints on stderr (with exit status 0) are appended to `warnings`.
+    """
     kind, name, ns = _identity(doc)
     ns = ns or namespace
     resource = KINDS[kind][1]
     applied = json.dumps(doc, sort_keys=True, separators=(",", ":"))
     existing = cluster._store(kind).get((ns, name))
-    if existing is not None and existing.meta.annotations.get(LAST_APPLIED) == applied:
-        return f"{resource}/{name} unchanged"
+    if existing is not None:
+        if create_only:
+            raise _creating(AlreadyExists(kind, name))
+        last = existing.meta.annotations.get(LAST_APPLIED)
+        if last == applied:
+            return f"{resource}/{name} unchanged"
+        if last is None and warnings is not None:
+            plural = RESOURCE_NAMES[kind].split(".")[0]
+            warnings.append(MISSING_ANNOTATION.format(plural=plural, name=name))
     builder = {"Deployment": deployment_from, "Service": service_from, "Pod": pod_from}[kind]
     obj = builder(cluster, copy.deepcopy(doc), name, ns)
     obj.meta.annotations[LAST_APPLIED] = applied
-    if existing is None:
-        try:
-            _create(cluster, kind, obj)
-        except (NotFound, AlreadyExists) as err:
-            reason = type(err).__name__
-            raise ClusterError(
-                f'Error from server ({reason}): error when creating "STDIN": {err.status}'
-            ) from None
-        return f"{resource}/{name} created"
-    update(cluster, kind, existing, obj)
-    return f"{resource}/{name} configured"
+    if existing is not None:
+        update(cluster, kind, existing, obj)
+        return f"{resource}/{name} configured"
+    try:
+        _create(cluster, kind, obj)
+    except (NotFound, AlreadyExists) as err:
+        raise _creating(err) from None
+    return f"{resource}/{name} created"
+
+
+def _creating(err: ClusterError) -> ClusterError:
+    """kubectl's wording for a server refusal while creating from a file."""
+    reason = type(err).__name__
+    return ClusterError(f'Error from server ({reason}): error when creating "STDIN": {err.status}')
 
 
 def _create(cluster: Cluster, kind: str, obj: Any) -> None:

@@ -6,6 +6,7 @@ import pytest
 from cluster_helpers import kubectl, two_workers
 
 from app.sim.cluster.cluster import Cluster
+from app.sim.cluster.kubectl import run_line
 
 
 def _with_web(replicas: int = 2) -> Cluster:
@@ -394,3 +395,39 @@ def test_names_are_validated_like_the_api_server(line: str, error: str) -> None:
     assert result.status == 1
     assert error in result.stderr
     assert kubectl(cluster, "run web-1.example --image=nginx").ok  # subdomains allow dots
+
+
+def test_apply_over_an_imperatively_created_object_warns_but_succeeds() -> None:
+    cluster = _with_web(1)
+    manifest = kubectl(cluster, "get deploy web -o yaml").stdout.replace(
+        "replicas: 1", "replicas: 2"
+    )
+    result = kubectl(cluster, "apply -f -", manifest)
+    assert (result.status, result.stdout) == (0, "deployment.apps/web configured\n")
+    assert result.stderr.startswith(
+        "Warning: resource deployments/web is missing the "
+        "kubectl.kubernetes.io/last-applied-configuration annotation"
+    )
+    assert len(cluster.pods) == 2
+    assert kubectl(cluster, "apply -f -", manifest).stderr == ""  # annotated now
+
+
+def test_create_from_stdin_refuses_existing_objects() -> None:
+    cluster = two_workers()
+    manifest = "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec: {ports: [{port: 80}]}\n"
+    assert kubectl(cluster, "create -f -", manifest).stdout == "service/s created\n"
+    again = kubectl(cluster, "create -f -", manifest)
+    assert again.stderr == (
+        'Error from server (AlreadyExists): error when creating "STDIN": '
+        'services "s" already exists\n'
+    )
+
+
+def test_run_line_splits_like_a_shell() -> None:
+    cluster = _with_web(1)
+    patched = run_line(cluster, "kubectl label pod -l app=web tier=fe")
+    assert patched.status == 1  # label needs a name in this lab; the error is kubectl's
+    result = run_line(cluster, 'kubectl patch deploy web -p \'{"spec": {"replicas": 3}}\'')
+    assert result.stdout == "deployment.apps/web patched\n"
+    assert run_line(cluster, "kubectl get pods 'unclosed").status == 2
+    assert run_line(cluster, "kubctl get pods").stderr == "bash: kubctl: command not found\n"
