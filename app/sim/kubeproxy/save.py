@@ -15,6 +15,7 @@ from app.sim.kubeproxy.iptables_node import BUILTIN, NodeTables
 from app.sim.kubeproxy.options import StateError
 from app.sim.kubeproxy.state import ProxyState
 from app.sim.netfilter import render
+from app.sim.netfilter.errors import IptablesError
 from app.sim.netfilter.model import Ruleset
 from app.sim.netfilter.parse import apply_restore
 
@@ -35,9 +36,13 @@ def node_restore_text(node: NodeTables) -> str:
 
 
 def save_ruleset(result: SyncResult) -> Ruleset:
-    """The node after the sync as a netfilter `Ruleset` (what the packet engine walks)."""
+    """The node after the sync as a netfilter `Ruleset` (what the packet engine walks).
+    Raises StateError if the rule model cannot hold one of the rules (it names which)."""
     ruleset = Ruleset()
-    apply_restore(ruleset, node_restore_text(result.node))
+    try:
+        apply_restore(ruleset, node_restore_text(result.node))
+    except IptablesError as err:
+        raise StateError(f"the simulated node cannot load these rules: {err.message}") from None
     return ruleset
 
 
