@@ -133,6 +133,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return error.status
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`kube-proxy-lab trace ... | head`): like coreutils, stop quietly.
+        # Point stdout at /dev/null so the interpreter's final flush cannot raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except Exception as error:  # the promise: no traceback for the user, unless asked for
         if os.environ.get("KPL_DEBUG"):
             traceback.print_exc()
