@@ -100,7 +100,7 @@ def cmd_delete(cluster: Cluster, parsed: Parsed, stdin: str | None, out: Output)
         if resource.kind not in _DELETED:
             raise ClusterError(f"error: this lab does not delete {resource.plural}")
         if not names:
-            names = _delete_all_names(cluster, resource.kind, parsed, namespace)
+            names = _names_selected(cluster, resource.kind, parsed, namespace)
         for name in names:
             try:
                 _delete_one(cluster, resource.kind, name, namespace, parsed)
@@ -110,7 +110,7 @@ def cmd_delete(cluster: Cluster, parsed: Parsed, stdin: str | None, out: Output)
             out.out.append(f'{_DELETED[resource.kind]} "{name}" deleted\n')
 
 
-def _delete_all_names(cluster: Cluster, kind: str, parsed: Parsed, namespace: str) -> list[str]:
+def _names_selected(cluster: Cluster, kind: str, parsed: Parsed, namespace: str) -> list[str]:
     if not parsed.get("all") and not parsed.get("selector"):
         raise ClusterError("error: resource(s) were provided, but no name was specified")
     objects = list_objects(cluster, kind, namespace)
@@ -142,18 +142,8 @@ def _delete_one(cluster: Cluster, kind: str, name: str, namespace: str, parsed: 
 # -- label -----------------------------------------------------------------------------------
 
 
-def cmd_label(cluster: Cluster, parsed: Parsed, stdin: str | None, out: Output) -> None:
-    args = list(parsed.args)
-    changes = [a for a in args if "=" in a or a.endswith("-")]
-    refs = [a for a in args if a not in changes]
-    targets = split_targets(refs)
-    if not targets or not targets[0][1]:
-        raise ClusterError(
-            "error: one or more resources must be specified as <resource> <name> or "
-            "<resource>/<name>"
-        )
-    if not changes:
-        raise ClusterError("error: at least one label update is required")
+def _label_changes(changes: list[str]) -> dict[str, str | None]:
+    """`k=v` sets, `k-` removes (None)."""
     labels: dict[str, str | None] = {}
     for change in changes:
         if change.endswith("-") and "=" not in change:
@@ -161,15 +151,31 @@ def cmd_label(cluster: Cluster, parsed: Parsed, stdin: str | None, out: Output) 
         else:
             key, _, value = change.partition("=")
             labels[key] = value
+    return labels
+
+
+def cmd_label(cluster: Cluster, parsed: Parsed, stdin: str | None, out: Output) -> None:
+    changes = [a for a in parsed.args if "=" in a or a.endswith("-")]
+    targets = split_targets([a for a in parsed.args if a not in changes])
+    namespace = str(parsed.get("namespace"))
+    if targets and not targets[0][1] and parsed.get("selector"):
+        targets = [(targets[0][0], _names_selected(cluster, "Pod", parsed, namespace))]
+    if not targets or (not targets[0][1] and not parsed.get("selector")):
+        raise ClusterError(
+            "error: one or more resources must be specified as <resource> <name> or "
+            "<resource>/<name>"
+        )
+    if not changes:
+        raise ClusterError("error: at least one label update is required")
+    labels = _label_changes(changes)
     for resource, names in targets:
         if resource.kind != "Pod":
             raise ClusterError("error: this lab labels pods only")
         for name in names:
-            namespace = str(parsed.get("namespace"))
-            before = dict(cluster.get("Pod", name, namespace).meta.labels)  # type: ignore[attr-defined]
-            pod = cluster.label_pod(
-                name, labels, namespace, overwrite=bool(parsed.get("overwrite"))
-            )
+            pod = cluster.get("Pod", name, namespace)
+            before = dict(pod.meta.labels)  # type: ignore[attr-defined]
+            overwrite = bool(parsed.get("overwrite"))
+            pod = cluster.label_pod(name, labels, namespace, overwrite=overwrite)
             out.out.append(f"pod/{name} {_label_verb(before, pod.meta.labels)}\n")
 
 
@@ -243,7 +249,7 @@ COMMANDS = {
     ),
     "label": Command(
         cmd_label,
-        [NAMESPACE, Flag("overwrite", takes_value=False)],
+        [NAMESPACE, SELECTOR, Flag("overwrite", takes_value=False)],
         "Update the labels on a resource",
     ),
     "apply": Command(

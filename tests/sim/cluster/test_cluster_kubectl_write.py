@@ -431,3 +431,10 @@ def test_run_line_splits_like_a_shell() -> None:
     assert result.stdout == "deployment.apps/web patched\n"
     assert run_line(cluster, "kubectl get pods 'unclosed").status == 2
     assert run_line(cluster, "kubctl get pods").stderr == "bash: kubctl: command not found\n"
+
+
+def test_label_by_selector() -> None:
+    cluster = _with_web(3)
+    result = run_line(cluster, "kubectl label pods -l app=web tier=fe")
+    assert result.stdout.count(" labeled\n") == 3
+    assert all(p.meta.labels["tier"] == "fe" for p in cluster.pods.values())
