@@ -1,12 +1,14 @@
 """`kube-proxy-lab render`: the rules kube-proxy would write for a cluster.
 
     kube-proxy-lab render --cluster cluster.yaml [--mode iptables] [--format restore|save]
-                          [--canonical]
+                          [--canonical] [--step N]
 
 `cluster.yaml` uses the kube-proxy corpus schema (node, proxy, services, endpointSlices).
 `--format restore` prints kube-proxy's iptables-restore input for a first, full sync
 (`--canonical`: in the order the upstream tests compare it); `--format save` prints what
-`iptables-save` shows on the node afterwards. Bad input: a message on stderr, exit status 2.
+`iptables-save` shows on the node afterwards. `--step N` applies the file's `steps:` up to
+step N, one partial sync each, and prints the last sync. Bad input: a message on stderr,
+exit status 2.
 """
 
 from __future__ import annotations
@@ -45,6 +47,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="restore input in the upstream tests' canonical order",
     )
+    parser.add_argument(
+        "--step",
+        type=int,
+        default=1,
+        metavar="N",
+        help="sync after the file's steps up to N (partial syncs after the first)",
+    )
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -70,13 +79,18 @@ def load_cluster(path: str) -> dict[str, Any]:
     return data
 
 
-def render_text(data: dict[str, Any], mode: str, fmt: str, canonical: bool = False) -> str:
+def render_text(
+    data: dict[str, Any], mode: str, fmt: str, canonical: bool = False, step: int = 1
+) -> str:
     """The text `render` prints for an already loaded cluster."""
     if mode not in IMPLEMENTED:
         raise UsageError(f"mode {mode} is not implemented yet")
     try:
         state = ProxyState.from_dict(data)
         result = render_restore(state)
+        for change in _steps(data, step):
+            state.apply_changes(change)
+            result = render_restore(state, full=False, previous=result)
         if fmt == "save":
             return render_save(state, result)
     except StateError as err:
@@ -84,12 +98,25 @@ def render_text(data: dict[str, Any], mode: str, fmt: str, canonical: bool = Fal
     return result.canonical() if canonical else result.restore
 
 
+def _steps(data: dict[str, Any], upto: int) -> list[dict[str, Any]]:
+    """The `steps:` entries after the first (the initial sync) up to step `upto`."""
+    steps = data.get("steps") or []
+    if upto == 1:
+        return []
+    if not isinstance(steps, list) or not all(isinstance(s, dict) for s in steps):
+        raise UsageError("steps: expected a list of mappings")
+    numbers = [s.get("step") for s in steps]
+    if upto not in numbers:
+        raise UsageError(f"--step {upto}: the file has steps {numbers or 'none'}")
+    return [s for s in steps if s.get("step") != 1][: numbers.index(upto)]
+
+
 def run(args: argparse.Namespace) -> int:
     data = load_cluster(args.cluster)
     mode = args.mode or str(data.get("mode") or "iptables")
     if mode not in MODES:
         raise UsageError(f"unknown mode {mode!r} (expected one of {', '.join(MODES)})")
-    sys.stdout.write(render_text(data, mode, args.format, args.canonical))
+    sys.stdout.write(render_text(data, mode, args.format, args.canonical, args.step))
     return 0
 
 

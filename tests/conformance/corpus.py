@@ -59,14 +59,7 @@ def load_state(case: Path) -> ProxyState:
 
 def apply_step(state: ProxyState, step: dict[str, Any]) -> None:
     """Apply the structured changes of one `steps:` entry of cluster.yaml."""
-    for svc in step.get("addServices") or ():
-        state.set_service(svc)
-    for key in step.get("deleteServices") or ():
-        state.delete_service(key)
-    for eps in (step.get("addEndpointSlices") or []) + (step.get("updateEndpointSlices") or []):
-        state.set_endpoint_slice(eps)
-    for key in step.get("deleteEndpointSlices") or ():
-        state.delete_endpoint_slice(key)
+    state.apply_changes(step)
 
 
 def apply_prose(state: ProxyState, after: str) -> None:

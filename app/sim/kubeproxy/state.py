@@ -222,6 +222,22 @@ class ProxyState:
         self._by_service[svc_key].discard(key)
         self._refresh(svc_key)
 
+    def apply_changes(self, step: Mapping[str, Any]) -> None:
+        """One `steps:` entry of cluster.yaml: addServices, deleteServices (namespace/name),
+        addEndpointSlices, updateEndpointSlices, deleteEndpointSlices, in that order."""
+        what = f"step {step.get('step', '?')}"
+        for svc in fields.mappings(step.get("addServices"), f"{what}: addServices"):
+            self.set_service(svc)
+        for key in fields.strings(step.get("deleteServices"), f"{what}: deleteServices"):
+            self.delete_service(key)
+        for name in ("addEndpointSlices", "updateEndpointSlices"):
+            for eps in fields.mappings(step.get(name), f"{what}: {name}"):
+                self.set_endpoint_slice(eps)
+        for key in fields.strings(
+            step.get("deleteEndpointSlices"), f"{what}: deleteEndpointSlices"
+        ):
+            self.delete_endpoint_slice(key)
+
     # --- reading -----------------------------------------------------------------------
     @property
     def views(self) -> dict[str, ServiceView]:

@@ -96,3 +96,15 @@ def test_bad_input_is_a_clear_error(tmp_path: Path, capsys, content: object, mes
 def test_missing_file_is_a_clear_error(tmp_path: Path, capsys) -> None:
     assert main(["render", "--cluster", str(tmp_path / "nope.yaml")]) == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_step_prints_the_partial_sync_after_that_step(tmp_path: Path, capsys) -> None:
+    moved = {**CLUSTER["endpointSlices"][0], "endpoints": [{"addresses": ["10.244.3.9"]}]}
+    data = CLUSTER | {"steps": [{"step": 1}, {"step": 2, "updateEndpointSlices": [moved]}]}
+    path = _write(tmp_path, data)
+    assert main(["render", "--cluster", path, "--step", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "--to-destination 10.244.3.9:8080" in out
+    assert "-X KUBE-SEP-" in out  # the two old endpoint chains are deleted
+    assert main(["render", "--cluster", path, "--step", "3"]) == 2
+    assert "the file has steps [1, 2]" in capsys.readouterr().err
