@@ -13,10 +13,10 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 from app.sim.cluster import controllers, proxy_dict, workloads
 from app.sim.cluster.alloc import AddressPool, ClusterIPAllocator, NodePortAllocator
+from app.sim.cluster.changelog import Change, changed_services, record_event
 from app.sim.cluster.errors import AlreadyExists, ClusterError, Invalid, NotFound
 from app.sim.cluster.index import StoreIndex
 from app.sim.cluster.objects import (
@@ -39,24 +39,10 @@ from app.sim.cluster.services import (
     drop_type_dependent_fields,
     validate_service,
 )
-from app.sim.cluster.timefmt import EPOCH
 from app.sim.cluster.validation import validate_name
 
 EVENT_TTL = 3600
-EPOCH_UNIX = int(EPOCH.timestamp())
 NAMESPACES = ("default", "kube-node-lease", "kube-public", "kube-system")
-
-
-@dataclass(frozen=True)
-class Change:
-    """One change-log entry: what changed at which resource version."""
-
-    version: int
-    kind: str
-    namespace: str
-    name: str
-    action: str  # "created" | "updated" | "deleted"
-    service: str = ""  # for an EndpointSlice: the Service it belongs to
 
 
 class Cluster:
@@ -125,48 +111,13 @@ class Cluster:
         type_: str = "Normal",
         **where: str,
     ) -> None:
-        """Record an Event (`where`: host=, field_path=); a recent identical one is counted up
-        instead, as the event correlator does."""
-        for event in reversed(self.events[-20:]):
-            old = (event.namespace, event.kind, event.object_name, event.reason, event.message)
-            if old == (meta.namespace, kind, meta.name, reason, message):
-                event.count += 1
-                event.last = self.now
-                return
-        # client-go names events `<object>.<UnixNano in hex>`; the version keeps them unique
-        name = f"{meta.name}.{(EPOCH_UNIX + self.now) * 10**9 + self.version:x}"
-        event = Event(meta.namespace, kind, meta.name, reason, message, source, type_)
-        event.first = event.last = self.now
-        event.name, event.host, event.field_path = (
-            name,
-            where.get("host", ""),
-            where.get("field_path", ""),
-        )
-        self.events.append(event)
+        """Record an Event (`where`: host=, field_path=; see changelog.record_event)."""
+        record_event(self, kind, meta, (reason, message, source, type_), where)
 
     def changed_services(self, since: int) -> set[tuple[str, str]]:
-        """(namespace, name) of Services whose Service or EndpointSlices changed after `since`.
-
-        This is what a proxier needs for a partial sync; a deleted Service is listed too.
-        """
-        changed = set()
-        for change in self.changes[self._first_after(since) :]:
-            if change.kind == "Service":
-                changed.add((change.namespace, change.name))
-            elif change.kind == "EndpointSlice":
-                changed.add((change.namespace, change.service))
-        return changed
-
-    def _first_after(self, since: int) -> int:
-        """Index of the first change with a version above `since` (versions only grow)."""
-        low, high = 0, len(self.changes)
-        while low < high:
-            mid = (low + high) // 2
-            if self.changes[mid].version <= since:
-                low = mid + 1
-            else:
-                high = mid
-        return low
+        """Services (namespace, name) whose Service or EndpointSlices changed after version
+        `since`, deleted ones included: what a proxier needs for a partial sync."""
+        return changed_services(self.changes, since)
 
     def settle(self) -> None:
         """Run the controllers until nothing is left to do (after a direct change)."""

@@ -12,7 +12,8 @@ import random
 from dataclasses import asdict, fields
 from typing import Any
 
-from app.sim.cluster.cluster import Change, Cluster
+from app.sim.cluster.changelog import Change
+from app.sim.cluster.cluster import Cluster
 from app.sim.cluster.index import Dirty, StoreIndex
 from app.sim.cluster.objects import (
     Container,
