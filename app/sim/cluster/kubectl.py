@@ -1,12 +1,14 @@
 """`kubectl` for the simulated cluster: `run_kubectl(cluster, argv, stdin) -> CommandResult`.
 
-The supported subset (see `HELP`) prints what kubectl 1.30 prints: the same table columns and
-widths, the same `created`/`deleted` lines, the same error wording and exit status 1 on error.
-`argv` may start with `kubectl` or not. `stdin` feeds `apply -f -` (YAML subset or JSON, see
-`yamlish.py`).
+The supported subset (`kubectl` with no arguments lists it) prints what kubectl 1.30 prints:
+the same table columns and widths, the same `created`/`deleted` lines, the same error wording
+and exit status 1 on error. `argv` may start with `kubectl` or not; `run_line` takes a whole
+command line and splits it as a shell would. `stdin` feeds `apply -f -` / `create -f -`
+(YAML subset or JSON, see `yamlish.py`).
 
 This module holds the dispatcher and the read-only commands (get, describe, version); the
-commands that change the cluster are in `kubectl_write.py`.
+others are in kubectl_create.py (create, run, expose), kubectl_write.py (scale, delete, label,
+apply), kubectl_patch.py (patch, set image, rollout) and kubectl_lab.py (lab-only commands).
 """
 
 from __future__ import annotations
