@@ -109,13 +109,8 @@ def _service_ports(cluster: Cluster, svc: Service) -> list[str]:
         lines.append(f"TargetPort:\t{port.target_port}/{port.protocol}")
         if port.node_port:
             lines.append(f"NodePort:\t{name}\t{port.node_port}/{port.protocol}")
-        # formatEndpoints(endpoints, ports={name}): only this port's addresses
-        mine = [
-            type(s)(s.addresses, s.not_ready, tuple(p for p in s.ports if p.name == port.name))
-            for s in subsets
-        ]
-        mine = [s for s in mine if s.ports]
-        lines.append(f"Endpoints:\t{format_endpoints(mine) if subsets else '<none>'}")
+        # formatEndpoints(endpoints, sets.NewString(port.Name)): this port's addresses only
+        lines.append(f"Endpoints:\t{format_endpoints(subsets, {port.name})}")
     return lines
 
 

@@ -120,21 +120,21 @@ def endpoints_subsets(service: Service, pods: Iterable[Pod]) -> list[Subset]:
     ]
 
 
-def format_endpoints(subsets: list[Subset]) -> str:
-    """kubectl's ENDPOINTS column for v1 Endpoints (printers.go formatEndpoints)."""
+def format_endpoints(subsets: list[Subset], port_names: set[str] | None = None) -> str:
+    """kubectl's ENDPOINTS text for v1 Endpoints (printers.go formatEndpoints): ready
+    addresses with each port (only ports named in `port_names`, when given), three at most."""
     if not subsets:
         return "<none>"
     shown: list[str] = []
     count = 0
     for subset in subsets:
+        ports = [p for p in subset.ports if port_names is None or p.name in port_names]
         pairs = (
             [(ip, None) for ip, _, _ in subset.addresses]
             if not subset.ports
-            else [(ip, p.port) for p in subset.ports for ip, _, _ in subset.addresses]
+            else [(ip, p.port) for p in ports for ip, _, _ in subset.addresses]
         )
         count += len(pairs)
-        for ip, port in pairs:
-            if len(shown) < 3:
-                shown.append(ip if port is None else f"{ip}:{port}")
+        shown += [ip if port is None else f"{ip}:{port}" for ip, port in pairs][: 3 - len(shown)]
     text = ",".join(shown)
     return f"{text} + {count - 3} more..." if count > 3 else text

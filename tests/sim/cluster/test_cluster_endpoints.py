@@ -161,3 +161,17 @@ def test_node_not_ready_makes_its_pods_unready() -> None:
     assert on_node1
     for name, (ready, serving, _) in _conditions(cluster).items():
         assert ready == serving == (name not in on_node1)
+
+
+def test_no_ready_pod_leaves_the_endpoints_column_blank() -> None:
+    """kubectl prints an empty ENDPOINTS cell (not `<none>`) when the Endpoints object exists
+    but holds only notReadyAddresses -- the classic sign of failing readiness probes."""
+    cluster = two_workers()
+    _web(cluster, replicas=2)
+    for _, name in sorted(cluster.pods):
+        cluster.set_pod_ready(name, False)
+    row = kubectl(cluster, "get ep web").stdout.splitlines()[1]
+    assert row.split() == ["web", "0s"]
+    assert "Endpoints:                \n" in kubectl(cluster, "describe svc web").stdout
+    cluster.scale_deployment("web", 0)
+    assert kubectl(cluster, "get ep web").stdout.splitlines()[1].split()[1] == "<none>"
