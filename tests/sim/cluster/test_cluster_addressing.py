@@ -5,7 +5,7 @@ ready endpoint of the right Service."""
 from __future__ import annotations
 
 import pytest
-from cluster_helpers import kubectl
+from cluster_builders import kubectl
 
 from app.sim.cluster.addressing import request, resolve_destination, service_at, who_has
 from app.sim.cluster.errors import ClusterError

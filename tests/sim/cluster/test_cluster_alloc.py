@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 
 import pytest
-from cluster_helpers import kubectl, two_workers
+from cluster_builders import kubectl, two_workers
 
 from app.sim.cluster.alloc import pod_template_hash, safe_encode
 from app.sim.cluster.errors import AlreadyExists, Invalid

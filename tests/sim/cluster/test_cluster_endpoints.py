@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cluster_helpers import kubectl, two_workers
+from cluster_builders import kubectl, two_workers
 
 from app.sim.cluster.cluster import Cluster
 from app.sim.cluster.objects import Container, ContainerPort, Pod, Service, ServicePort

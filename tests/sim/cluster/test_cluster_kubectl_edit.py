@@ -7,7 +7,7 @@ import json
 import pickle
 
 import pytest
-from cluster_helpers import kubectl, two_workers
+from cluster_builders import kubectl, two_workers
 
 from app.sim.cluster.cluster import Cluster
 from app.sim.cluster.persist import from_data, to_data

@@ -3,7 +3,7 @@ Python exception, and the cluster stays consistent (every slice endpoint is a li
 
 from __future__ import annotations
 
-from cluster_helpers import two_workers
+from cluster_builders import two_workers
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 import yaml
-from cluster_helpers import kubectl, two_workers
+from cluster_builders import kubectl, two_workers
 
 from app.sim.cluster.cluster import Cluster
 from app.sim.cluster.objects import Container, ContainerPort, Service, ServicePort

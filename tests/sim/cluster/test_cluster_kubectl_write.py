@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from cluster_helpers import kubectl, two_workers
+from cluster_builders import kubectl, two_workers
 
 from app.sim.cluster.cluster import Cluster
 from app.sim.cluster.kubectl import run_line

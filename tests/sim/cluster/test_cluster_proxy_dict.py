@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from cluster_helpers import kubectl, two_workers
+from cluster_builders import kubectl, two_workers
 
 from app.sim.cluster.view import summary
 from app.sim.kubeproxy.state import ProxyState
