@@ -22,9 +22,10 @@ import itertools
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from app.sim.kubeproxy import iptables_fixed as fixed
-from app.sim.kubeproxy.iptables_node import NodeTables, RestoreError
+from app.sim.kubeproxy.iptables_node import NodeTables, RestoreError, node_text
 from app.sim.kubeproxy.iptables_service import (
     KUBE_NODEPORTS,
     KUBE_SERVICES,
@@ -104,6 +105,39 @@ class SyncResult:
     state_mark: tuple[object, int] | None = field(default=None, repr=False)
     # service chains left on the node unused (no cleanup ran): the next scan's candidates
     leftover: frozenset[str] = field(default_factory=frozenset, repr=False)
+    stored_versions: dict[str, str] = field(default_factory=dict, repr=False)
+
+    @property
+    def versions(self) -> dict[str, str]:
+        """The version of each Service this sync saw (what the next one compares with)."""
+        if self.cache:
+            return {key: cached.version for key, cached in self.cache.items()}
+        return self.stored_versions
+
+    def snapshot(self) -> dict[str, Any]:
+        """What the next sync needs, as plain JSON-able data (a lab stored between requests):
+        the node's tables as restore text, the Service versions and the sync clocks."""
+        return {
+            "node": node_text(self.node),
+            "versions": self.versions,
+            "need_full_sync": self.need_full_sync or not self.applied,
+            "large_cluster": self.large_cluster,
+            "last_cleanup": self.last_cleanup,
+            "last_full": self.last_full,
+            "leftover": sorted(self.leftover),
+        }
+
+    @classmethod
+    def from_snapshot(cls, data: dict[str, Any]) -> SyncResult:
+        """A previous sync rebuilt from `snapshot()`; the rules are rendered again on the next
+        sync, and it reads the whole nat table back (the node is marked as edited)."""
+        node = NodeTables().apply_restore(str(data["node"]))
+        result = cls("", False, True, node, bool(data["large_cluster"]), data["last_cleanup"])
+        result.need_full_sync = bool(data["need_full_sync"])
+        result.last_full = float(data["last_full"])
+        result.leftover = frozenset(data["leftover"])
+        result.stored_versions = dict(data["versions"])
+        return result
 
     def canonical(self) -> str:
         """The restore input in the upstream tests' canonical order (see sort.py)."""
@@ -228,9 +262,10 @@ def _render_services(
             out[key] = _render(views[key], ctx)
         return out, changed
     out, changed = {}, set()
+    versions = previous.versions if previous is not None else {}
     for key in state.keys_in_order():
         view, hit = views[key], old.get(key)
-        if hit is None or hit.version != view.version:
+        if versions.get(key) != view.version:
             changed.add(key)
         out[key] = hit if reuse and hit is not None and key not in changed else _render(view, ctx)
     return out, changed

@@ -143,6 +143,20 @@ class NodeTables:
         return run.node
 
 
+def node_text(node: NodeTables) -> str:
+    """The node's tables as one iptables-restore input (builtin chains policy ACCEPT), which
+    `NodeTables().apply_restore` reads back into an equal node."""
+    lines: list[str] = []
+    for name, table in node.tables.items():
+        lines.append(f"*{name}")
+        builtin = BUILTIN.get(name, ())
+        lines += [f":{c} ACCEPT [0:0]" for c in builtin]
+        lines += [f":{c} - [0:0]" for c in table.chains if c not in builtin]
+        lines += [rule for rules in table.chains.values() for rule in rules]
+        lines.append("COMMIT")
+    return "".join(line + "\n" for line in lines)
+
+
 class _Restore:
     """One iptables-restore run: the table being written and its pending chain contents."""
 

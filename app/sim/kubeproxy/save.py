@@ -11,7 +11,7 @@ renderer, which follows iptables 1.8.9 (nf_tables) byte for byte.
 from __future__ import annotations
 
 from app.sim.kubeproxy.iptables import SyncResult, render_restore
-from app.sim.kubeproxy.iptables_node import BUILTIN, NodeTables
+from app.sim.kubeproxy.iptables_node import node_text
 from app.sim.kubeproxy.options import StateError
 from app.sim.kubeproxy.state import ProxyState
 from app.sim.netfilter import render
@@ -19,20 +19,7 @@ from app.sim.netfilter.errors import IptablesError
 from app.sim.netfilter.model import Ruleset
 from app.sim.netfilter.parse import apply_restore
 
-__all__ = ["node_restore_text", "render_save", "save_ruleset"]
-
-
-def node_restore_text(node: NodeTables) -> str:
-    """The node's tables as one iptables-restore input (builtin chains policy ACCEPT)."""
-    lines: list[str] = []
-    for name, table in node.tables.items():
-        lines.append(f"*{name}")
-        builtin = BUILTIN.get(name, ())
-        lines += [f":{c} ACCEPT [0:0]" for c in builtin]
-        lines += [f":{c} - [0:0]" for c in table.chains if c not in builtin]
-        lines += [rule for rules in table.chains.values() for rule in rules]
-        lines.append("COMMIT")
-    return "".join(line + "\n" for line in lines)
+__all__ = ["render_save", "save_ruleset"]
 
 
 def save_ruleset(result: SyncResult) -> Ruleset:
@@ -40,7 +27,7 @@ def save_ruleset(result: SyncResult) -> Ruleset:
     Raises StateError if the rule model cannot hold one of the rules (it names which)."""
     ruleset = Ruleset()
     try:
-        apply_restore(ruleset, node_restore_text(result.node))
+        apply_restore(ruleset, node_text(result.node))
     except IptablesError as err:
         raise StateError(f"the simulated node cannot load these rules: {err.message}") from None
     return ruleset

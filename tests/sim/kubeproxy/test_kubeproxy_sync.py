@@ -3,12 +3,13 @@ options change in the rules, and how a refused restore leads to a full resync.""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
 from app.sim.kubeproxy.flows import trace_flow
-from app.sim.kubeproxy.iptables import render_restore
+from app.sim.kubeproxy.iptables import SyncResult, render_restore
 from app.sim.kubeproxy.iptables_node import NodeTables, RestoreError
 from app.sim.kubeproxy.sort import canonical, service_name
 from app.sim.kubeproxy.state import ProxyState
@@ -222,3 +223,32 @@ def test_a_service_chain_made_by_hand_is_removed_by_the_next_sync() -> None:
     second = render_restore(state, full=False, previous=first)
     assert second.deleted_chains == ("KUBE-SEP-HANDMADE0000000",)
     assert "-X KUBE-SEP-HANDMADE0000000" in second.restore
+
+
+def test_a_stored_sync_lets_the_next_one_be_partial() -> None:
+    """A lab stored between requests: the snapshot survives JSON, and the sync after it
+    writes the same restore input as one made with the previous result in memory."""
+    state = ProxyState.from_dict(cluster(n_services=3))
+    first = render_restore(state)
+    stored = SyncResult.from_snapshot(json.loads(json.dumps(first.snapshot())))
+    assert stored.node.tables["nat"].chains == first.node.tables["nat"].chains
+    state.delete_service("ns/svc2")
+    state.set_endpoint_slice(slice_(0, ["10.244.0.7"]))
+    in_memory = render_restore(state, full=False, previous=first)
+    reloaded = render_restore(state, full=False, previous=stored)
+    assert not reloaded.full and reloaded.restore == in_memory.restore
+    assert reloaded.deleted_chains == in_memory.deleted_chains != ()
+    assert reloaded.node.tables["nat"].chains == in_memory.node.tables["nat"].chains
+
+
+def test_a_stored_failed_sync_makes_the_next_one_full() -> None:
+    state = ProxyState.from_dict(cluster())
+    first = render_restore(state)
+    sep = next(iter(state.views["ns/svc1"].ports[0].sep_chains.values()))
+    svc0 = state.views["ns/svc0"].ports[0].port.svc_chain  # not rewritten by a partial sync
+    first.node.add_rule("nat", f"-A {svc0} -j {sep}")
+    state.delete_service("ns/svc1")
+    failed = render_restore(state, full=False, previous=first)
+    assert not failed.applied
+    stored = SyncResult.from_snapshot(json.loads(json.dumps(failed.snapshot())))
+    assert render_restore(state, full=False, previous=stored).full
