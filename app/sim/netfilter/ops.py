@@ -8,6 +8,8 @@ chain, deleting a chain that is referenced or not empty.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from app.sim.netfilter.errors import (
     OTHER_PROBLEM,
     RESOURCE_PROBLEM,
@@ -72,12 +74,16 @@ def reaching_hooks(table: Table, name: str) -> frozenset[str]:
     return frozenset(hooks)
 
 
-def _reachable(table: Table, start: str) -> set[str]:
+def _always(rule: Rule) -> bool:
+    return True
+
+
+def _reachable(table: Table, start: str, present: Callable[[Rule], bool] = _always) -> set[str]:
     seen, todo = {start}, [start]
     while todo:
         for rule in table.chains[todo.pop()].rules:
             target = jump_of(rule)
-            if target in table.chains and target not in seen:
+            if target in table.chains and target not in seen and present(rule):
                 seen.add(target)
                 todo.append(target)
     return seen
@@ -122,14 +128,25 @@ def check_ifaces(chain: str, rule: Rule) -> None:
 _NO_IFACE = {"-i": ("OUTPUT", "POSTROUTING"), "-o": ("PREROUTING", "INPUT")}
 
 
-def check_rule(table: Table, chain: str, rule: Rule, action: str = "RULE_APPEND") -> None:
-    """Refuse the rule as iptables and the kernel would when it is added to `chain`."""
+def check_rule(
+    table: Table, chain: str, rule: Rule, action: str = "RULE_APPEND", deep: bool = True
+) -> None:
+    """Refuse the rule as iptables and the kernel would when it is added to `chain`.
+
+    `deep=False` leaves out what nf_tables checks over the whole table (hooks reached
+    through jumps, loops); a restore batch runs that once at COMMIT (`validate_batch`).
+    """
     check_ifaces(chain, rule)
     info = rule_info(rule)
     direct = frozenset({chain}) if chain in BUILTIN_CHAINS[table.name] else frozenset()
     exts = [*rule.matches, *([rule.target] if rule.target else [])]
     if not all(ext.kernel_accepts(info, table.name, direct) for ext in exts):
         raise kernel_error(action, "Invalid argument", chain)
+    if not deep:
+        if jump_of(rule) in BUILTIN_CHAINS[table.name]:
+            raise kernel_error(action, "Operation not supported", chain)
+        _jump_exists(table, rule)
+        return
     hooks = direct or reaching_hooks(table, chain)
     if rule.target is not None and not rule.target.hooks_ok(hooks):
         raise kernel_error(action, "Invalid argument", chain)
@@ -158,7 +175,80 @@ def _jump_exists(table: Table, rule: Rule) -> None:
         raise param(f"Chain '{target}' does not exist")
 
 
-def insert_rule(table: Table, chain: str, rule: Rule, position: int | None = None) -> None:
+def hooks_by_chain(table: Table, present: Callable[[Rule], bool] = _always) -> dict[str, set[str]]:
+    """For every chain, the builtin chains that reach it (one walk per builtin chain)."""
+    found: dict[str, set[str]] = {name: set() for name in table.chains}
+    for start in BUILTIN_CHAINS[table.name]:
+        if start in table.chains:
+            for name in _reachable(table, start, present):
+                found[name].add(start)
+    return found
+
+
+def _has_loop(table: Table, present: Callable[[Rule], bool]) -> bool:
+    """Is a loop reachable from a builtin chain (iterative DFS, rules filtered by `present`)?"""
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+    for start in BUILTIN_CHAINS[table.name]:
+        if start not in table.chains or start in state:
+            continue
+        state[start] = 1
+        stack = [(start, iter(table.chains[start].rules))]
+        while stack:
+            name, rules = stack[-1]
+            rule = next(rules, None)
+            if rule is None:
+                state[name] = 2
+                stack.pop()
+                continue
+            target = jump_of(rule)
+            if target not in table.chains or not present(rule):
+                continue
+            if state.get(target) == 1:
+                return True
+            if target not in state:
+                state[target] = 1
+                stack.append((target, iter(table.chains[target].rules)))
+    return False
+
+
+def _misplaced(table: Table, present: Callable[[Rule], bool]) -> bool:
+    """Does some target sit in a chain reached from a hook it may not run at?"""
+    hooks = hooks_by_chain(table, present)
+    return any(
+        rule.target is not None and present(rule) and not rule.target.hooks_ok(frozenset(hooks[c]))
+        for c, chain in table.chains.items()
+        for rule in chain.rules
+    )
+
+
+def validate_batch(table: Table, added: dict[int, tuple[int, str]]) -> list[tuple[int, str]]:
+    """nf_tables' table validation at COMMIT. `added` maps the uid of each rule the batch
+    added to its (line, chain). The kernel refuses the first rule whose addition made a loop
+    reachable or put a target where it may not run; adding rules never cures either, so a
+    binary search over the batch finds that rule in O(n log k)."""
+    lines = sorted(line for line, _ in added.values())
+
+    def bad(upto: int) -> tuple[bool, bool]:
+        def present(rule: Rule) -> bool:
+            return rule.uid not in added or added[rule.uid][0] <= upto
+
+        return _has_loop(table, present), _misplaced(table, present)
+
+    if not lines or not any(bad(lines[-1])):
+        return []
+    low, high = 0, len(lines) - 1
+    while low < high:
+        middle = (low + high) // 2
+        low, high = (low, middle) if any(bad(lines[middle])) else (middle + 1, high)
+    line = lines[low]
+    chain = next(name for at, name in added.values() if at == line)
+    reason = "Too many links" if bad(line)[0] else "Invalid argument"
+    return [(line, kernel_error("RULE_APPEND", reason, chain).message)]
+
+
+def insert_rule(
+    table: Table, chain: str, rule: Rule, position: int | None = None, deep: bool = True
+) -> None:
     """`-A` (position None) or `-I chain N` (1-based)."""
     check_ifaces(chain, rule)
     _jump_exists(table, rule)
@@ -168,7 +258,7 @@ def insert_rule(table: Table, chain: str, rule: Rule, position: int | None = Non
     action = "RULE_APPEND" if at_end else "RULE_INSERT"
     if position is not None and position > len(target.rules) + 1:
         raise IptablesError("Index of insertion too big.", OTHER_PROBLEM, "plain")
-    check_rule(table, chain, rule, action)
+    check_rule(table, chain, rule, action, deep)
     target.rules.insert(len(target.rules) if position is None else position - 1, rule)
     table.lazy.discard(chain)
 

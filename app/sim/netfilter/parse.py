@@ -335,12 +335,14 @@ def _nat_drop() -> IptablesError:
     )
 
 
-def apply_edit(ruleset: Ruleset, cmd: Command) -> None:
-    """Run a command that changes the ruleset: A I D R N X F E P Z."""
+def apply_edit(ruleset: Ruleset, cmd: Command, deep: bool = True) -> None:
+    """Run a command that changes the ruleset: A I D R N X F E P Z. `deep=False` leaves
+    the table-wide checks of an added rule to the caller (a restore batch)."""
     table = ruleset.table(cmd.table)
     chain = cmd.chain or ""
     if cmd.action in ("A", "I"):
-        ops.insert_rule(table, chain, cmd.rule, cmd.number or 1 if cmd.action == "I" else None)  # type: ignore[arg-type]
+        position = (cmd.number or 1) if cmd.action == "I" else None
+        ops.insert_rule(table, chain, cmd.rule, position, deep)  # type: ignore[arg-type]
     elif cmd.action == "D":
         ops.delete_rule(table, chain, cmd.number, cmd.rule)
     elif cmd.action == "R":
@@ -442,6 +444,7 @@ class _RestoreState:
         self.failed: IptablesError | None = None
         self.failed_line, self.missing = 0, False
         self.refused: list[str] = []
+        self.added: dict[int, tuple[int, str]] = {}  # rule uid -> (line, chain)
 
     def line(self, line: str) -> None:
         if not line or line.startswith("#"):
@@ -461,9 +464,12 @@ class _RestoreState:
         if self.failed is not None:
             lineno = self.lineno if self.missing else self.failed_line
             raise _Reported(restore_error(self.failed, lineno))
+        work = self.work.tables[self.table or ""]
+        if not self.refused:  # nf_tables validates the table once all messages went through
+            for line, message in ops.validate_batch(work, self.added):
+                self.refused.append(f"\nline {line}:{message}")
         if self.refused:  # the kernel answers every refused message of the batch
             raise _Reported(IptablesError("".join(self.refused), RESOURCE_PROBLEM, "prefixed"))
-        work = self.work.tables[self.table or ""]
         untouched = len(work.lazy) == len(work.chains)  # an empty block creates no table
         if self.table in self.ruleset.tables or not untouched:
             self.ruleset.tables[self.table or ""] = work
@@ -471,7 +477,9 @@ class _RestoreState:
 
     def _edit(self, cmd: Command) -> None:
         try:
-            apply_edit(self.work, cmd)
+            apply_edit(self.work, cmd, deep=False)
+            if cmd.action in "AI" and cmd.rule is not None:
+                self.added[cmd.rule.uid] = (self.lineno, cmd.chain or "")
         except IptablesError as err:
             if err.kind == "prefixed" and err.message.startswith(" "):
                 self.refused.append(restore_error(err, self.lineno).message)
@@ -490,7 +498,7 @@ class _RestoreState:
     def _open(self, name: str) -> None:
         if name not in TABLE_NAMES:
             raise _restore_param(f"table name '{name}' invalid", self.lineno)
-        self.table, self.failed, self.refused = name, None, []
+        self.table, self.failed, self.refused, self.added = name, None, [], {}
         self.work = Ruleset()
         if self.noflush and name in self.ruleset.tables:
             self.work.tables[name] = copy.deepcopy(self.ruleset.tables[name])

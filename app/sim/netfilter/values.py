@@ -66,6 +66,8 @@ def save_string(value: str) -> str:
 def split_line(line: str) -> list[str]:
     """Split one iptables-restore line into argv as add_param_to_argv() (xshared.c) does:
     whitespace separates, double quotes group, a backslash escapes only inside quotes."""
+    if '"' not in line:
+        return line.split()  # the common case, and the same split
     args: list[str] = []
     buf: list[str] = []
     quoted = escaped = started = False
