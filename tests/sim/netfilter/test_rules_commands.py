@@ -147,3 +147,31 @@ def test_save_and_restore_commands() -> None:
     missing = run_iptables_restore(rs, [], "*filter\n-A INPUT -j ACCEPT\n")
     assert (missing.status, missing.stderr) == (1, "iptables-restore: COMMIT expected at line 3\n")
     assert run_command(rs, ["ls"]).status == 127
+
+
+def test_builtin_chains_exist_once_used_and_idle_ones_go_with_dash_x() -> None:
+    rs = Ruleset()
+    no_chain = "iptables: No chain/target/match by that name.\n"
+    assert ipt(rs, "-R INPUT 1 -j ACCEPT").stderr == no_chain
+    assert ipt(rs, "-P INPUT ACCEPT").ok
+    assert ipt(rs, "-R INPUT 1 -j ACCEPT").stderr == "iptables: Index of replacement too big.\n"
+    assert ipt(rs, "-X").ok  # iptables-nft drops empty ACCEPT base chains too
+    assert ipt(rs, "-R INPUT 1 -j ACCEPT").stderr == no_chain
+
+
+def test_restore_reports_batch_errors_where_iptables_nft_does() -> None:
+    missing = run_iptables_restore(Ruleset(), [], "*filter\n-A INPUT -g NOPE\nCOMMIT\n")
+    assert missing.status == 2
+    assert missing.stderr.splitlines()[:2] == [
+        "iptables-restore v1.8.9 (nf_tables): Chain 'NOPE' does not exist",
+        "Error occurred at line: 3",  # the COMMIT line: the lookup runs when the batch runs
+    ]
+    loop = "*filter\n:X - [0:0]\n-A X -j X\n-A INPUT -j X\nCOMMIT\n"
+    result = run_iptables_restore(Ruleset(), [], loop)
+    assert (result.status, result.stderr) == (
+        4,
+        "iptables-restore v1.8.9 (nf_tables): \n"
+        "line 4: RULE_APPEND failed (Too many links): rule in chain INPUT\n",
+    )
+    two = "*filter\n-A INPUT -j DNAT --to-destination 1.1.1.1\n-A OUTPUT -j REDIRECT\nCOMMIT\n"
+    assert run_iptables_restore(Ruleset(), [], two).stderr.count("RULE_APPEND failed") == 2
