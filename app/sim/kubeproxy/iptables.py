@@ -18,68 +18,27 @@ Passing the previous result makes the sync behave like a long-running kube-proxy
 from __future__ import annotations
 
 import gc
-import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from app.sim.kubeproxy import iptables_fixed as fixed
+from app.sim.kubeproxy.iptables_assemble import CachedService, RestoreInput, assemble
+from app.sim.kubeproxy.iptables_diff import ChainChange, diff_tables, owner_from_rules
 from app.sim.kubeproxy.iptables_node import NodeTables, RestoreError, node_text
-from app.sim.kubeproxy.iptables_service import (
-    KUBE_NODEPORTS,
-    KUBE_SERVICES,
-    PortRender,
-    RenderContext,
-    render_port,
-)
-from app.sim.kubeproxy.names import SERVICE_CHAIN_PREFIXES, is_service_chain
-from app.sim.kubeproxy.sort import canonical, comment_of
-from app.sim.kubeproxy.state import ProxyState, ServiceView
+from app.sim.kubeproxy.iptables_service import RenderContext, render_port
+from app.sim.kubeproxy.names import is_service_chain
+from app.sim.kubeproxy.service import ServiceView
+from app.sim.kubeproxy.sort import canonical
+from app.sim.kubeproxy.state import ProxyState
+
+__all__ = ["ChainChange", "SyncResult", "diff_tables", "render_restore"]
 
 LARGE_CLUSTER_ENDPOINTS_THRESHOLD = 1000  # largeClusterEndpointsThreshold in proxier.go
 # proxyutil.FullSyncPeriod: a partial sync this long after the last full one is made full, so
 # rules someone else changed by hand are repaired at least this often (recalled, see facts).
 FULL_SYNC_PERIOD = 3600.0
-
-
-@dataclass(frozen=True)
-class ChainChange:
-    """How one chain differs after a sync: `created`, `rewritten` or `deleted`; `service` is
-    the service port (`ns/name:port`) owning a per-service chain, if known."""
-
-    table: str
-    chain: str
-    kind: str
-    before: tuple[str, ...]
-    after: tuple[str, ...]
-    service: str | None = None
-
-
-@dataclass(frozen=True)
-class _Cached:
-    """One Service's rendering: its version, its ports' rules, the nat chains it owns, and
-    its rules in the top-level chains flattened over its ports (what every sync writes)."""
-
-    version: str
-    ports: tuple[PortRender, ...]
-    active: frozenset[str]
-    filter_rules: tuple[str, ...]
-    dispatch: tuple[str, ...]  # per port: its KUBE-SERVICES then its KUBE-NODEPORTS rules
-    kube_services: tuple[str, ...]
-    kube_nodeports: tuple[str, ...]
-
-    @classmethod
-    def of(cls, version: str, ports: tuple[PortRender, ...]) -> _Cached:
-        return cls(
-            version,
-            ports,
-            frozenset(c for p in ports for c in p.nat_chains),
-            tuple(r for p in ports for r in p.filter_rules),
-            tuple(r for p in ports for r in (*p.nat_services, *p.nat_nodeports)),
-            tuple(r for p in ports for r in p.nat_services),
-            tuple(r for p in ports for r in p.nat_nodeports),
-        )
 
 
 @dataclass
@@ -101,7 +60,7 @@ class SyncResult:
     node_before: NodeTables | None = field(default=None, repr=False)
     pre_restore: NodeTables | None = field(default=None, repr=False)
     ctx: RenderContext | None = field(default=None, repr=False)
-    cache: dict[str, _Cached] = field(default_factory=dict, repr=False)
+    cache: dict[str, CachedService] = field(default_factory=dict, repr=False)
     state_mark: tuple[object, int] | None = field(default=None, repr=False)
     # service chains left on the node unused (no cleanup ran): the next scan's candidates
     leftover: frozenset[str] = field(default_factory=frozenset, repr=False)
@@ -153,7 +112,7 @@ class SyncResult:
         tables = ("filter", "nat")
         changes = diff_tables(self.node_before, self.node, tables, every_chain=self.full)
         owners = {c: p.spn for s in self.cache.values() for p in s.ports for c in p.nat_chains}
-        return [replace(c, service=owners.get(c.chain) or _owner(c)) for c in changes]
+        return [replace(c, service=owners.get(c.chain) or owner_from_rules(c)) for c in changes]
 
     @property
     def changed_chains(self) -> list[str]:
@@ -217,7 +176,7 @@ def _sync(state: ProxyState, full: bool, previous: SyncResult | None, now: float
     before = _ensure_jumps(original) if full else original
     unused = _unused_chains(before, services, previous, changed, full)
     stale = sorted(unused) if cleanup else []
-    restore = _assemble(state, services, changed, stale)
+    restore = assemble(state, services, changed, stale)
     result = SyncResult(restore.text, full, True, before, large, now)
     if not cleanup and previous is not None:
         result.last_cleanup = previous.last_cleanup
@@ -229,7 +188,7 @@ def _sync(state: ProxyState, full: bool, previous: SyncResult | None, now: float
 
 
 def _finish(
-    result: SyncResult, restore: _Restore, original: NodeTables, stale: list[str]
+    result: SyncResult, restore: RestoreInput, original: NodeTables, stale: list[str]
 ) -> SyncResult:
     """Apply the restore to the node; a refusal leaves the node as it was and asks for a
     full sync next time (proxier.needFullSync)."""
@@ -247,7 +206,7 @@ def _finish(
 
 def _render_services(
     state: ProxyState, previous: SyncResult | None, ctx: RenderContext, reuse: bool
-) -> tuple[dict[str, _Cached], set[str]]:
+) -> tuple[dict[str, CachedService], set[str]]:
     """Per Service (by namespace/name), its rendered ports, and the Services whose Service or
     EndpointSlices changed since the previous sync, kube-proxy's UpdatedServices. An
     unchanged Service reuses the previous rendering when `reuse` (same options and
@@ -271,13 +230,13 @@ def _render_services(
     return out, changed
 
 
-def _render(view: ServiceView, ctx: RenderContext) -> _Cached:
-    return _Cached.of(view.version, tuple(render_port(pe, ctx) for pe in view.ports))
+def _render(view: ServiceView, ctx: RenderContext) -> CachedService:
+    return CachedService.of(view.version, tuple(render_port(pe, ctx) for pe in view.ports))
 
 
 def _unused_chains(
     node: NodeTables,
-    services: dict[str, _Cached],
+    services: dict[str, CachedService],
     previous: SyncResult | None,
     changed: set[str],
     full: bool,
@@ -300,80 +259,7 @@ def _unused_chains(
     return {c for c in unused if c in existing}
 
 
-@dataclass
-class _Restore:
-    """One sync's restore input, as text and per chain (`writes`: table -> chain -> rules
-    for every chain line, `deletes`: the `-X` chains of the nat table)."""
-
-    text: str
-    written: list[str]
-    writes: dict[str, dict[str, list[str]]]
-    deletes: list[str]
-
-
-def _assemble(
-    state: ProxyState, services: dict[str, _Cached], changed: set[str], stale: list[str]
-) -> _Restore:
-    """The restore input in kube-proxy's emission order (Services by namespace/name):
-    `*filter`, chain lines, rules, COMMIT, then the same for `*nat` (syncProxyRules)."""
-    opts = state.options
-    filter_rules = fixed.render_kubelet_firewall(opts)
-    for svc in services.values():
-        filter_rules.extend(svc.filter_rules)
-    filter_rules.extend(fixed.render_forward(opts))
-    filter_chains = fixed.filter_chain_names(opts)
-    nat_chains, nat_rules, own = _nat_body(services, changed)
-    tail = fixed.render_nodeports_tail(opts, state.node)
-    nat_rules = [
-        *fixed.render_postrouting(opts),
-        *nat_rules,
-        *(f"-X {c}" for c in stale),
-        *tail,
-    ]
-    lines = ["*filter", *(f":{c} - [0:0]" for c in filter_chains), *filter_rules, "COMMIT"]
-    chain_lines = (f":{c} - [0:0]" for c in (*fixed.NAT_CHAINS, *nat_chains, *stale))
-    lines += ["*nat", *chain_lines, *nat_rules, "COMMIT"]
-    flat = itertools.chain.from_iterable
-    nat = _by_chain(fixed.NAT_CHAINS, fixed.render_postrouting(opts))
-    nat[KUBE_SERVICES] = [*flat(s.kube_services for s in services.values()), *tail]
-    nat[KUBE_NODEPORTS] = list(flat(s.kube_nodeports for s in services.values()))
-    writes = {
-        "filter": _by_chain(filter_chains, filter_rules),
-        "nat": nat | own | {c: [] for c in stale},
-    }
-    return _Restore("\n".join(lines) + "\n", nat_chains, writes, stale)
-
-
-def _nat_body(
-    services: dict[str, _Cached], changed: set[str]
-) -> tuple[list[str], list[str], dict[str, list[str]]]:
-    """Per Service: its dispatch rules always; its own chains (lines, rules, and the rules
-    per chain) only if it changed: a partial sync leaves the others as they are."""
-    chains: list[str] = []
-    rules: list[str] = []
-    own: dict[str, list[str]] = {}
-    for key, svc in services.items():
-        if key not in changed:
-            rules.extend(svc.dispatch)
-            continue
-        for port in svc.ports:
-            rules.extend(port.nat_services)
-            rules.extend(port.nat_nodeports)
-            chains.extend(port.nat_chains)
-            rules.extend(port.nat_rules)
-            own.update((c, port.chain_rules.get(c, [])) for c in port.nat_chains)
-    return chains, rules, own
-
-
-def _by_chain(chains: Iterable[str], rules: list[str]) -> dict[str, list[str]]:
-    """Rules grouped under their chain (`-A CHAIN ...`), every chain of `chains` present."""
-    out: dict[str, list[str]] = {c: [] for c in chains}
-    for rule in rules:
-        out[rule[3 : rule.index(" ", 3)]].append(rule)
-    return out
-
-
-def _apply(node: NodeTables, restore: _Restore) -> NodeTables:
+def _apply(node: NodeTables, restore: RestoreInput) -> NodeTables:
     """`iptables-restore --noflush` of the sync's input. The per-chain form is applied (the
     same operations without re-reading 400,000 lines for a large cluster); when the kernel
     would refuse it, the text is replayed for iptables-restore's exact message."""
@@ -400,42 +286,3 @@ def _ensure_jumps(node: NodeTables) -> NodeTables:
         if rule not in table.chains[jump.chain]:
             table.set_rules(jump.chain, [rule, *table.chains[jump.chain]])
     return new
-
-
-def diff_tables(
-    before: NodeTables, after: NodeTables, tables: tuple[str, ...], every_chain: bool = False
-) -> list[ChainChange]:
-    """Chains whose rules differ between two node states, per table, in chain order."""
-    changes = []
-    for table in tables:
-        old = before.tables[table].chains if table in before.tables else {}
-        new = after.tables[table].chains if table in after.tables else {}
-        # After a restore only the chains it named can differ; otherwise compare them all.
-        touched = None if every_chain else after.touched.get(table)
-        names = touched or set(old) | set(new)
-        for chain in sorted(names, key=_chain_order):
-            prev, rules = old.get(chain), new.get(chain)
-            if prev is None and rules is not None:
-                changes.append(ChainChange(table, chain, "created", (), tuple(rules)))
-            elif rules is None and prev is not None:
-                changes.append(ChainChange(table, chain, "deleted", tuple(prev), ()))
-            elif prev is not rules and prev != rules:
-                changes.append(ChainChange(table, chain, "rewritten", tuple(prev), tuple(rules)))  # type: ignore[arg-type]
-    return changes
-
-
-def _owner(change: ChainChange) -> str | None:
-    """The service port of a deleted per-service chain, read from its old rules' comment
-    (`ns/name:port`, the first word; absent in large-cluster mode)."""
-    if not is_service_chain(change.chain):
-        return None
-    for rule in change.before:
-        comment = comment_of(rule)
-        if comment:
-            return comment.split(" ", 1)[0]
-    return None
-
-
-def _chain_order(name: str) -> tuple[bool, str]:
-    """Builtin and top-level chains first, then the per-service chains, each by name."""
-    return (name.startswith(SERVICE_CHAIN_PREFIXES), name)

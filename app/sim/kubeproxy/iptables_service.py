@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import cache
 
 from app.sim.kubeproxy.options import ProxyOptions
-from app.sim.kubeproxy.state import Endpoint, PortEndpoints, ServicePort
+from app.sim.kubeproxy.service import Endpoint, PortEndpoints, ServicePort
 from app.sim.kubeproxy.topology import categorize
 
 KUBE_SERVICES = "KUBE-SERVICES"

@@ -12,125 +12,16 @@ so a cluster of 10,000 Services re-syncs after one endpoint change in millisecon
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.sim.kubeproxy import fields, names
-from app.sim.kubeproxy.ips import family_of, join_host_port
+from app.sim.kubeproxy import fields
 from app.sim.kubeproxy.options import NodeInfo, ProxyOptions, StateError, options_from_dict
+from app.sim.kubeproxy.service import Endpoint, PortEndpoints, ServicePort, ServiceView
+from app.sim.kubeproxy.views import build_view, endpoint_count, object_key, slice_service
 
 __all__ = ["Endpoint", "PortEndpoints", "ProxyState", "ServicePort", "ServiceView", "StateError"]
-
-DEFAULT_AFFINITY_SECONDS = 10800  # v1.DefaultClientIPServiceAffinitySeconds
-EXTERNAL_TYPES = ("NodePort", "LoadBalancer")
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """One endpoint of a service port (an EndpointSlice address plus the slice's port)."""
-
-    ip: str
-    port: int
-    ready: bool = True
-    serving: bool = True
-    terminating: bool = False
-    node_name: str | None = None
-    is_local: bool = False
-    # `ip:port` (`[ip]:port` for IPv6), kube-proxy's Endpoint.String(); a plain field
-    # because the renderer reads it several times per endpoint.
-    endpoint: str = field(init=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "endpoint", join_host_port(self.ip, self.port))
-
-
-@dataclass(frozen=True)
-class ServicePort:
-    """One port of a Service, with the IPs of kube-proxy's family already filtered."""
-
-    namespace: str
-    name: str
-    port_name: str
-    protocol: str  # lower case: tcp, udp, sctp
-    cluster_ip: str
-    port: int
-    node_port: int = 0
-    external_ips: tuple[str, ...] = ()
-    lb_ips: tuple[str, ...] = ()
-    source_ranges: tuple[str, ...] = ()
-    external_policy_local: bool = False
-    internal_policy_local: bool = False
-    health_check_node_port: int = 0
-    affinity_seconds: int = 0  # 0: sessionAffinity None
-    # Derived once (plain fields: functools.cached_property takes a lock on every read in
-    # Python 3.11). spn: `ns/name:port`, or `ns/name` for an unnamed port.
-    spn: str = field(init=False, compare=False)
-    svc_chain: str = field(init=False, compare=False)
-    svl_chain: str = field(init=False, compare=False)
-    ext_chain: str = field(init=False, compare=False)
-    fw_chain: str = field(init=False, compare=False)
-
-    def __post_init__(self) -> None:
-        suffix = f":{self.port_name}" if self.port_name else ""
-        spn = f"{self.namespace}/{self.name}{suffix}"
-        suffix = names.proto_hash(spn + self.protocol)  # all four chains share it
-        object.__setattr__(self, "spn", spn)
-        object.__setattr__(self, "svc_chain", names.KUBE_SVC_PREFIX + suffix)
-        object.__setattr__(self, "svl_chain", names.KUBE_SVL_PREFIX + suffix)
-        object.__setattr__(self, "ext_chain", names.KUBE_EXT_PREFIX + suffix)
-        object.__setattr__(self, "fw_chain", names.KUBE_FW_PREFIX + suffix)
-
-    @property
-    def externally_accessible(self) -> bool:
-        """Any "external" destination: NodePort, LB IP or external IP (ServicePort method)."""
-        return bool(self.node_port or self.lb_ips or self.external_ips)
-
-    @property
-    def uses_cluster_endpoints(self) -> bool:
-        """Some traffic uses policy Cluster (pkg/proxy/serviceport.go)."""
-        return not self.internal_policy_local or (
-            self.externally_accessible and not self.external_policy_local
-        )
-
-    @property
-    def uses_local_endpoints(self) -> bool:
-        """Some traffic uses policy Local."""
-        return self.internal_policy_local or (
-            self.externally_accessible and self.external_policy_local
-        )
-
-    def endpoint_chain(self, endpoint: Endpoint) -> str:
-        return names.KUBE_SEP_PREFIX + names.proto_hash(
-            self.spn + self.protocol + endpoint.endpoint
-        )
-
-
-@dataclass(frozen=True)
-class PortEndpoints:
-    """A service port and its endpoints, sorted by `ip:port` string as kube-proxy sorts them.
-
-    `sep_chains` maps each endpoint string to its KUBE-SEP chain; like kube-proxy's endpoints
-    tracker (newEndpointInfo), the name is hashed once when the endpoint is seen, not per sync.
-    """
-
-    port: ServicePort
-    endpoints: tuple[Endpoint, ...] = ()
-    sep_chains: dict[str, str] = field(default_factory=dict, compare=False)
-
-    @classmethod
-    def of(cls, port: ServicePort, endpoints: tuple[Endpoint, ...]) -> PortEndpoints:
-        return cls(port, endpoints, {ep.endpoint: port.endpoint_chain(ep) for ep in endpoints})
-
-
-@dataclass(frozen=True)
-class ServiceView:
-    """One Service as the proxier sees it: its ports and a version of its inputs."""
-
-    key: str  # namespace/name
-    version: str
-    ports: tuple[PortEndpoints, ...]
 
 
 @dataclass
@@ -162,13 +53,13 @@ class ProxyState:
         # Load every object first and build each Service's view once (set_service and
         # set_endpoint_slice would rebuild a view per slice); a later duplicate wins.
         for svc in fields.mappings(data.get("services"), "services"):
-            state.services[_object_key(svc, "service")] = svc
+            state.services[object_key(svc, "service")] = svc
         for eps in fields.mappings(data.get("endpointSlices"), "endpointSlices"):
-            key = _object_key(eps, "endpointSlice")
+            key = object_key(eps, "endpointSlice")
             if key in state.slices:
-                state._by_service[_slice_service(state.slices[key])].discard(key)
+                state._by_service[slice_service(state.slices[key])].discard(key)
             state.slices[key] = eps
-            state._by_service.setdefault(_slice_service(eps), set()).add(key)
+            state._by_service.setdefault(slice_service(eps), set()).add(key)
         for key in state.services:
             state._refresh(key)
         return state
@@ -188,7 +79,7 @@ class ProxyState:
     # --- updates -----------------------------------------------------------------------
     def set_service(self, svc: Mapping[str, Any]) -> None:
         """Add or replace a Service (a malformed one is refused and changes nothing)."""
-        key = _object_key(svc, "service")
+        key = object_key(svc, "service")
         view = self._view(key, svc, self._slices_of(key))
         self.services[key] = svc
         self._install(key, view)
@@ -201,15 +92,15 @@ class ProxyState:
 
     def set_endpoint_slice(self, eps: Mapping[str, Any]) -> None:
         """Add or replace an EndpointSlice (keyed by namespace/name)."""
-        key = _object_key(eps, "endpointSlice")
-        svc_key = _slice_service(eps)
+        key = object_key(eps, "endpointSlice")
+        svc_key = slice_service(eps)
         slices = {k: self.slices[k] for k in self._by_service.get(svc_key, ())} | {key: eps}
         view = self._view(svc_key, self.services.get(svc_key), [slices[k] for k in sorted(slices)])
         old = self.slices.get(key)
         self.slices[key] = eps
-        if old is not None and _slice_service(old) != svc_key:
-            self._by_service[_slice_service(old)].discard(key)
-            self._refresh(_slice_service(old))
+        if old is not None and slice_service(old) != svc_key:
+            self._by_service[slice_service(old)].discard(key)
+            self._refresh(slice_service(old))
         self._by_service.setdefault(svc_key, set()).add(key)
         self._install(svc_key, view)
 
@@ -218,7 +109,7 @@ class ProxyState:
         eps = self.slices.pop(key, None)
         if eps is None:
             raise StateError(f"endpointSlice {key!r} not found")
-        svc_key = _slice_service(eps)
+        svc_key = slice_service(eps)
         self._by_service[svc_key].discard(key)
         self._refresh(svc_key)
 
@@ -277,7 +168,7 @@ class ProxyState:
     def _view(
         self, key: str, svc: Mapping[str, Any] | None, slices: list[Mapping[str, Any]]
     ) -> ServiceView | None:
-        return _build_view(key, svc, slices, self.node, self.options) if svc else None
+        return build_view(key, svc, slices, self.node, self.options) if svc else None
 
     def _refresh(self, key: str) -> None:
         self._install(key, self._view(key, self.services.get(key), self._slices_of(key)))
@@ -285,162 +176,13 @@ class ProxyState:
     def _install(self, key: str, view: ServiceView | None) -> None:
         old = self._views.pop(key, None)
         if old is not None:
-            self._endpoint_count -= _count(old)
+            self._endpoint_count -= endpoint_count(old)
         if view is not None:
             self._views[key] = view
-            self._endpoint_count += _count(view)
+            self._endpoint_count += endpoint_count(view)
         if (old is None) != (view is None):
             self._order = None  # a Service appeared or went away
         if old is not view:
             self._serial += 1
             self._journal.pop(key, None)
             self._journal[key] = self._serial
-
-
-def _count(view: ServiceView) -> int:
-    return sum(len(p.endpoints) for p in view.ports)
-
-
-# --- building a ServiceView ------------------------------------------------------------------
-def _build_view(
-    key: str,
-    svc: Mapping[str, Any],
-    slices: list[Mapping[str, Any]],
-    node: NodeInfo,
-    options: ProxyOptions,
-) -> ServiceView | None:
-    cluster_ip = fields.text(svc.get("clusterIP"), f"service {key}: clusterIP")
-    # ShouldSkipService: headless and ExternalName Services get no rules.
-    if cluster_ip in ("", "None") or svc.get("type") == "ExternalName":
-        return None
-    ip = fields.address(cluster_ip, f"service {key}: clusterIP")
-    if family_of(ip) != options.family:
-        return None
-    version = hashlib.blake2b(repr((svc, slices)).encode(), digest_size=10).hexdigest()
-    endpoints = _endpoints_by_port(slices, node, options.family)
-    ports = tuple(
-        PortEndpoints.of(port, endpoints.get((port.port_name, port.protocol), ()))
-        for port in _service_ports(key, svc, str(ip), node, options)
-    )
-    return ServiceView(key, version, ports)
-
-
-def _service_ports(
-    key: str, svc: Mapping[str, Any], cluster_ip: str, node: NodeInfo, options: ProxyOptions
-) -> Iterable[ServicePort]:
-    namespace, _, name = key.partition("/")
-    what, fam = f"service {key}", options.family
-    svc_type = fields.text(svc.get("type"), f"{what}: type", "ClusterIP")
-    external_ips = _ips(svc.get("externalIPs"), fam, f"{what}: externalIPs")
-    # apiservice.ExternallyAccessible / ExternalPolicyLocal / NeedsHealthCheck
-    accessible = svc_type in EXTERNAL_TYPES or bool(external_ips)
-    etp_local = accessible and svc.get("externalTrafficPolicy") == "Local"
-    health = fields.integer(svc.get("healthCheckNodePort"), f"{what}: healthCheckNodePort")
-    common = {
-        "namespace": namespace,
-        "name": name,
-        "cluster_ip": cluster_ip,
-        "external_ips": external_ips,
-        "lb_ips": _ips(svc.get("loadBalancerIngressIPs"), fam, f"{what}: LB IPs"),
-        "source_ranges": _cidrs(svc.get("loadBalancerSourceRanges"), fam, what),
-        "external_policy_local": etp_local,
-        "internal_policy_local": svc.get("internalTrafficPolicy") == "Local",
-        "health_check_node_port": health if svc_type == "LoadBalancer" and etp_local else 0,
-        "affinity_seconds": _affinity(svc, what),
-    }
-    for port in fields.mappings(svc.get("ports"), f"{what}: ports"):
-        yield ServicePort(
-            port_name=fields.text(port.get("name"), f"{what}: port name"),
-            protocol=fields.protocol(port.get("protocol"), f"{what}: protocol"),
-            port=fields.integer(port.get("port"), f"{what}: port", 1),
-            node_port=fields.integer(port.get("nodePort"), f"{what}: nodePort"),
-            **common,
-        )
-
-
-def _affinity(svc: Mapping[str, Any], what: str) -> int:
-    """ClientIP affinity timeout in seconds (API default 10800), 0 without affinity."""
-    if svc.get("sessionAffinity") != "ClientIP":
-        return 0
-    timeout = svc.get("sessionAffinityTimeoutSeconds") or DEFAULT_AFFINITY_SECONDS
-    return fields.integer(timeout, f"{what}: sessionAffinityTimeoutSeconds", 1, 86400)
-
-
-def _endpoints_by_port(
-    slices: list[Mapping[str, Any]], node: NodeInfo, family: str
-) -> dict[tuple[str, str], tuple[Endpoint, ...]]:
-    """Merge slices into per-(port name, protocol) endpoint lists, deduplicated by `ip:port`
-    (a local duplicate wins) and sorted by that string (endpointslicecache.go)."""
-    merged: dict[tuple[str, str], dict[str, Endpoint]] = {}
-    for eps in slices:
-        what = f"endpointSlice {eps.get('name')}"
-        if fields.text(eps.get("addressType"), f"{what}: addressType", "IPv4") != family:
-            continue
-        endpoints = fields.mappings(eps.get("endpoints"), f"{what}: endpoints")
-        for port in fields.mappings(eps.get("ports"), f"{what}: ports"):
-            if port.get("name") is None or port.get("port") is None:
-                continue  # kube-proxy skips ports without a name or number
-            key = (
-                fields.text(port["name"], f"{what}: port name"),
-                fields.protocol(port.get("protocol"), f"{what}: protocol"),
-            )
-            number = fields.integer(port["port"], f"{what}: port", 1)
-            bucket = merged.setdefault(key, {})
-            for ep in endpoints:
-                _add_endpoint(bucket, ep, number, node, family)
-    return {k: tuple(v[s] for s in sorted(v)) for k, v in merged.items()}
-
-
-def _add_endpoint(
-    bucket: dict[str, Endpoint], ep: Mapping[str, Any], port: int, node: NodeInfo, fam: str
-) -> None:
-    addresses = fields.strings(ep.get("addresses"), "endpoint addresses")
-    if not addresses:
-        return
-    ip = fields.address(addresses[0], "endpoint address")
-    if family_of(ip) != fam:
-        return
-    ready = ep.get("ready") is not False  # unset condition counts as ready
-    serving = ready if ep.get("serving") is None else bool(ep["serving"])
-    node_name = ep.get("nodeName")
-    node_name = None if node_name is None else fields.text(node_name, "endpoint nodeName")
-    endpoint = Endpoint(
-        ip=str(ip),
-        port=port,
-        ready=ready,
-        serving=serving,
-        terminating=bool(ep.get("terminating")),
-        node_name=node_name,
-        is_local=node_name is not None and node_name == node.name,
-    )
-    if endpoint.endpoint not in bucket or endpoint.is_local:
-        bucket[endpoint.endpoint] = endpoint
-
-
-# --- small readers ---------------------------------------------------------------------------
-def _object_key(obj: Mapping[str, Any], kind: str) -> str:
-    if not isinstance(obj, Mapping) or not obj.get("name"):
-        raise StateError(f"{kind}: every object needs a name")
-    name = fields.text(obj["name"], f"{kind}: name")
-    return f"{fields.text(obj.get('namespace'), f'{kind} {name}: namespace', 'default')}/{name}"
-
-
-def _slice_service(eps: Mapping[str, Any]) -> str:
-    if not eps.get("service"):
-        raise StateError(f"endpointSlice {eps.get('name')}: missing 'service' (service-name label)")
-    what = f"endpointSlice {eps.get('name')}"
-    namespace = fields.text(eps.get("namespace"), f"{what}: namespace", "default")
-    return f"{namespace}/{fields.text(eps['service'], f'{what}: service')}"
-
-
-def _ips(values: Any, family: str, what: str) -> tuple[str, ...]:
-    """Addresses of the proxier's family only (MapIPsByIPFamily); others are ignored."""
-    parsed = (fields.address(v, what) for v in fields.strings(values, what))
-    return tuple(str(ip) for ip in parsed if family_of(ip) == family)
-
-
-def _cidrs(values: Any, family: str, what: str) -> tuple[str, ...]:
-    """loadBalancerSourceRanges of the proxier's family, read leniently (blanks trimmed)."""
-    where = f"{what}: loadBalancerSourceRanges"
-    nets = (fields.network(v, where) for v in fields.strings(values, where))
-    return tuple(str(net) for net in nets if family_of(net) == family)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.sim.kubeproxy.state import Endpoint, ServicePort
+from app.sim.kubeproxy.service import Endpoint, ServicePort
 
 
 @dataclass(frozen=True)
