@@ -1,6 +1,6 @@
 """Reading the fields of a cluster description (plain dicts from YAML or the cluster model).
 
-Each helper either returns a value of the expected type or raises `StateError` naming the
+Each reader either returns a value of the expected type or raises `StateError` naming the
 field and what was wrong, so no malformed file ends in a Python traceback.
 """
 

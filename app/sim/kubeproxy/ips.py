@@ -1,4 +1,4 @@
-"""IP address helpers with kube-proxy's parsing rules.
+"""IP address parsing and formatting with kube-proxy's rules.
 
 Kubernetes still accepts IPv4 literals with leading zeros in old objects ("172.30.0.041"),
 and kube-proxy reads them with `netutils.ParseIPSloppy`, which takes each octet as a
