@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from app.sim.netfilter import ops
 from app.sim.netfilter.errors import OTHER_PROBLEM, IptablesError
 from app.sim.netfilter.model import Ruleset, Table
-from app.sim.netfilter.parse import Command, apply_edit, apply_restore, parse_command
+from app.sim.netfilter.parse import Command, apply_edit, parse_command
 from app.sim.netfilter.render import ListFormat, render_list, render_rules, render_save
+from app.sim.netfilter.restore import apply_restore
 
 
 @dataclass(frozen=True)
