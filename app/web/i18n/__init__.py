@@ -1,6 +1,8 @@
 """Translations and language negotiation (简体中文 and English).
 
-Strings live in `en.json` / `zh.json` beside this module, keyed by dotted names; a test checks
+Strings live in `en.json` / `zh.json` beside this module, plus one pair of files per area of the
+app (`lab.en.json` / `lab.zh.json`, ...) so each area keeps its own strings; all are merged into
+one catalog per language, keyed by dotted names (a key defined twice is an error). A test checks
 that both files carry the same keys and the same `{placeholders}`. The language is chosen by
 `?lang=`, then the `lang` cookie, then `Accept-Language` (RFC 9110, section 12.5.4), then English.
 """
@@ -20,9 +22,15 @@ I18N_DIR = Path(__file__).resolve().parent
 
 @lru_cache(maxsize=len(LANGUAGES))
 def catalog(lang: str) -> dict[str, str]:
-    """The strings of one language, read once per process."""
-    with (I18N_DIR / f"{lang}.json").open(encoding="utf-8") as handle:
-        return json.load(handle)
+    """The strings of one language (`<lang>.json` and every `<area>.<lang>.json`), read once."""
+    merged: dict[str, str] = {}
+    for path in [I18N_DIR / f"{lang}.json", *sorted(I18N_DIR.glob(f"*.{lang}.json"))]:
+        with path.open(encoding="utf-8") as handle:
+            strings = json.load(handle)
+        if clash := merged.keys() & strings.keys():
+            raise ValueError(f"{path.name} defines keys already defined: {sorted(clash)}")
+        merged.update(strings)
+    return merged
 
 
 def translate(lang: str, key: str, **values: str) -> str:
