@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column
+from sqlalchemy import JSON, Column, Integer
 from sqlmodel import Field, SQLModel
 
 
@@ -26,3 +26,26 @@ class Lab(SQLModel, table=True):
     token: str = Field(index=True, unique=True, max_length=64)
     created: datetime = Field(default_factory=_now)
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # Optimistic concurrency: a write names the version it read and fails if another won.
+    version: int = Field(default=1, sa_column=Column(Integer, nullable=False, server_default="1"))
+    # The SHA-256 of the creator's session cookie (None for a lab made by a script).
+    owner: str | None = Field(default=None, index=True, max_length=64)
+    updated: datetime = Field(default_factory=_now)
+    # Commands per minute, counted here so every worker sees the same count.
+    rate_minute: int = Field(
+        default=0, sa_column=Column(Integer, nullable=False, server_default="0")
+    )
+    rate_count: int = Field(
+        default=0, sa_column=Column(Integer, nullable=False, server_default="0")
+    )
+
+
+class LabShare(SQLModel, table=True):
+    """A frozen copy of a lab's recipe, opened read-only by anyone who has the link's token."""
+
+    __tablename__ = "lab_share"
+
+    token: str = Field(primary_key=True, max_length=64)
+    lab_id: str = Field(max_length=32)
+    created: datetime = Field(default_factory=_now)
+    recipe: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

@@ -20,7 +20,7 @@ def test_migration_creates_the_lab_table(tmp_path: Path) -> None:
     tables = inspect(engine).get_table_names()
     assert "lab" in tables
     columns = {column["name"] for column in inspect(engine).get_columns("lab")}
-    assert columns == {"id", "token", "created", "data"}
+    assert {"id", "token", "created", "data", "version", "owner", "updated"} <= columns
     ping(engine)
 
 
@@ -56,7 +56,9 @@ def test_a_writer_commits_while_another_worker_is_reading(tmp_path: Path) -> Non
         reader.exec_driver_sql("BEGIN")
         assert reader.exec_driver_sql("SELECT count(*) FROM lab").scalar() == 0
         writer.exec_driver_sql("BEGIN IMMEDIATE")
-        writer.exec_driver_sql("INSERT INTO lab VALUES ('a', 'tok', '2026-01-01', '{}')")
+        writer.exec_driver_sql(
+            "INSERT INTO lab (id, token, created, data) VALUES ('a', 'tok', '2026-01-01', '{}')"
+        )
         writer.exec_driver_sql("COMMIT")
         assert reader.exec_driver_sql("SELECT count(*) FROM lab").scalar() == 0
         reader.exec_driver_sql("COMMIT")
