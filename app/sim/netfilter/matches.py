@@ -17,6 +17,7 @@ from app.sim.netfilter.match_basic import (
     ProtocolMatch,
 )
 from app.sim.netfilter.match_proto import MultiportMatch, TcpMatch, UdpMatch
+from app.sim.netfilter.match_sctp import SctpMatch
 from app.sim.netfilter.match_state import (
     ConntrackMatch,
     NfacctMatch,
@@ -32,6 +33,7 @@ MATCHES: dict[str, type[Match]] = {
     for cls in (
         TcpMatch,
         UdpMatch,
+        SctpMatch,
         MultiportMatch,
         CommentMatch,
         MarkMatch,

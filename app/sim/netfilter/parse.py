@@ -34,7 +34,7 @@ _BUILTIN_FLAGS = {
     "-o": "-o", "--out-interface": "-o",
     "-p": "-p", "--protocol": "-p",
 }  # fmt: skip
-_IMPLICIT_PROTO_MATCH = {6: "tcp", 17: "udp"}
+_IMPLICIT_PROTO_MATCH = {6: "tcp", 17: "udp", 132: "sctp"}
 
 
 class _RuleBuilder:
