@@ -1,0 +1,1 @@
+"""nftables: the model, its parser and listing, and the packet evaluator (kube-proxy subset)."""
