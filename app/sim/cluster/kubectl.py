@@ -36,22 +36,10 @@ from app.sim.cluster.resources import (
 )
 from app.sim.cluster.selectors import parse_selector
 from app.sim.cluster.yamlish import dump
+from app.sim.command import CommandResult
 
 if TYPE_CHECKING:
     from app.sim.cluster.cluster import Cluster
-
-
-@dataclass(frozen=True)
-class CommandResult:
-    """What a shell would see: exit status, standard output, standard error."""
-
-    status: int
-    stdout: str = ""
-    stderr: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return self.status == 0
 
 
 class Output:

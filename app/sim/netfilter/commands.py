@@ -9,27 +9,14 @@ timestamp is a parameter.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
+from app.sim.command import CommandResult
 from app.sim.netfilter import ops
 from app.sim.netfilter.errors import OTHER_PROBLEM, IptablesError
 from app.sim.netfilter.model import Ruleset, Table
 from app.sim.netfilter.parse import Command, apply_edit, parse_command
 from app.sim.netfilter.render import ListFormat, render_list, render_rules, render_save
 from app.sim.netfilter.restore import apply_restore
-
-
-@dataclass(frozen=True)
-class CommandResult:
-    """What a shell would see: exit status, standard output, standard error."""
-
-    status: int
-    stdout: str = ""
-    stderr: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return self.status == 0
 
 
 def run_iptables(ruleset: Ruleset, argv: Sequence[str]) -> CommandResult:
