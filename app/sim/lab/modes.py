@@ -1,0 +1,65 @@
+"""The kube-proxy modes a lab node can run, as a registry keyed by the mode's flag spelling
+(`kube-proxy --proxy-mode=iptables`).
+
+A mode says how a node's rules follow the cluster (`sync`) and which console programs show
+its state (`programs`, e.g. `ipvsadm` for IPVS). The console looks programs up here, so a new
+mode (ipvs, nftables, userspace) is added by registering it, without touching the console:
+until then, `ipvsadm` or `nft` answer that this node runs another mode.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from app.sim.lab.lab import Lab
+    from app.sim.lab.result import Reply
+
+SyncFn = Callable[["Lab", float], dict[str, Any] | None]
+ProgramFn = Callable[["Lab", list[str], str, str], "Reply"]
+
+
+@dataclass(frozen=True)
+class Mode:
+    """One proxy mode. `sync(lab, now)` brings every node's rules in line with the cluster and
+    reports what it rewrote; `programs` maps a console program to its handler
+    `(lab, argv, stdin, lang) -> Reply`."""
+
+    name: str
+    title: dict[str, str]
+    sync: SyncFn
+    programs: dict[str, ProgramFn] = field(default_factory=dict)
+
+
+# Which mode's state each mode-specific program shows (ipvsadm(8), nft(8), ipset(8)).
+PROGRAM_MODES: dict[str, str] = {"ipvsadm": "ipvs", "ipset": "ipvs", "nft": "nftables"}
+
+MODES: dict[str, Mode] = {}
+
+
+def register(mode: Mode) -> Mode:
+    """Add a mode; its programs must be among PROGRAM_MODES (the console knows them)."""
+    if not mode.title.get("en") or not mode.title.get("zh"):
+        raise ValueError(f"mode {mode.name}: a title in en and zh is required")
+    unknown = set(mode.programs) - set(PROGRAM_MODES)
+    if unknown:
+        raise ValueError(f"mode {mode.name}: add {sorted(unknown)} to PROGRAM_MODES")
+    MODES[mode.name] = mode
+    return mode
+
+
+def _iptables_sync(lab: Lab, now: float) -> dict[str, Any] | None:
+    from app.sim.lab.sync import sync_all
+
+    return sync_all(lab, now)
+
+
+register(
+    Mode(
+        "iptables",
+        {"en": "iptables mode", "zh": "iptables 模式"},
+        _iptables_sync,
+    )
+)
