@@ -1,0 +1,138 @@
+"""The template context of the /lab page and of each htmx update, built from one opened lab.
+
+`PageState` carries what one answer shows beyond the lab itself (the last traces, kube-proxy's
+sync report, the rules view's node and format, a notice); `context` turns both into the
+variables the `lab_*` partials read.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.config import ROOT
+from app.sim.lab import Lab
+from app.sim.lab.modes import MODES
+from app.sim.scenarios import SCENARIOS
+from app.web.labs import views
+from app.web.labs.service import Opened
+
+PLAYER_TEMPLATE = ROOT / "templates" / "partials" / "player.html"
+PLAYER_ASSETS = {"css": ("css/player.css",), "js": ("js/player.js",)}
+SMALL_RULESET = 60  # rules: under this, every chain with rules starts open
+
+
+@dataclass
+class PageState:
+    traces: list[dict[str, Any]] = field(default_factory=list)
+    endpoints: dict[str, int] = field(default_factory=dict)
+    sync: dict[str, Any] | None = None
+    node: str | None = None
+    fmt: str = "tree"
+    error_notice: str = ""
+    conflict: bool = False
+    info_notice: str = ""
+    request_error: str = ""
+    request_to: str = ""
+    request_from: str = ""
+    request_count: int = 1
+
+
+def _assets(kind: str) -> list[str]:
+    return [p for p in PLAYER_ASSETS[kind] if (ROOT / "static" / p).exists()]
+
+
+def _embed(data: Any) -> str:
+    # A JSON data block, not a script: "<" escaped so "</script>" in a rule comment cannot end it.
+    return json.dumps(data).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _rules_node(lab: Lab, state: PageState) -> str:
+    if state.node in lab.nodes:
+        return str(state.node)
+    if state.traces and state.traces[0].get("node") in lab.nodes:
+        return str(state.traces[0]["node"])
+    return str(lab.shell_world().name)
+
+
+def rules_context(lab: Lab, state: PageState, lang: str, t: Any) -> dict[str, Any]:
+    node = _rules_node(lab, state)
+    ruleset = lab.ruleset(node)
+    tree = views.rules_tree(ruleset, views.hits(state.traces))
+    formats = [("tree", t("lab.rules.tree"))] + [(f, c) for f, c in views.RULE_FORMATS.items()]
+    fmt = state.fmt if state.fmt in views.RULE_FORMATS else "tree"
+    total = sum(len(c["rules"]) for table in tree for c in table["chains"])
+    return {
+        "rule_nodes": list(lab.nodes),
+        "rules_node": node,
+        "rule_formats": formats,
+        "rules_fmt": fmt,
+        "rules_command": views.RULE_FORMATS.get(fmt, ""),
+        "rules_text": lab.rules(node, fmt) if fmt != "tree" else "",
+        "rules_tree": tree,
+        "changed": views.changed_chains(state.sync),
+        "hit_count": sum(
+            1 for table in tree for c in table["chains"] for r in c["rules"] if r["hit"]
+        ),
+        "small": total < SMALL_RULESET,
+    }
+
+
+def _trace_context(state: PageState, t: Any) -> dict[str, Any]:
+    if not state.traces:
+        return {"trace": None}
+    trace = state.traces[0]
+    final = trace.get("final") or {}
+    endpoint = trace.get("endpoint") or (final.get("packet") or {}).get("dst") or "—"
+    verdict = str(final.get("verdict", ""))
+    return {
+        "trace": trace,
+        "trace_json": _embed(trace),
+        "trace_summary": t(
+            "lab.player.summary",
+            node=str(trace.get("node", "")),
+            steps=str(len(trace.get("steps", []))),
+            verdict=verdict,
+            endpoint=str(endpoint),
+        ),
+        "endpoints": dict(sorted(state.endpoints.items())),
+        "request_total": sum(state.endpoints.values()),
+    }
+
+
+def context(opened: Opened, state: PageState, lang: str, t: Any, **extra: Any) -> dict[str, Any]:
+    """Every variable the lab partials read."""
+    lab = opened.lab
+    summary = lab.summary()
+    scenario = str(summary.get("scenario", "seed"))
+    sync = state.sync or {}
+    targets = views.targets(summary)
+    return {
+        "lab_id": opened.row.id,
+        "version": opened.row.version,
+        "readonly": False,
+        "scenario": scenario,
+        "scenario_text": SCENARIOS[scenario].description[lang] if scenario in SCENARIOS else "",
+        "scenarios": [(s.id, s.title[lang]) for s in SCENARIOS.values()],
+        "mode": lab.mode,
+        "modes": [(m.name, m.title[lang]) for m in MODES.values()],
+        "cluster": views.cluster_view(summary),
+        "sources": views.sources(summary),
+        "targets": targets,
+        "request_to": state.request_to or (targets[0] if targets else ""),
+        "request_from": state.request_from,
+        "request_count": state.request_count,
+        "request_error": state.request_error,
+        "has_player": PLAYER_TEMPLATE.exists(),
+        "player_css": _assets("css"),
+        "player_js": _assets("js"),
+        "changes": views.sync_changes(state.sync),
+        "sync_summary": (sync.get("summary") or {}).get(lang, ""),
+        "error_notice": state.error_notice,
+        "conflict": state.conflict,
+        "info_notice": state.info_notice,
+        **_trace_context(state, t),
+        **rules_context(lab, state, lang, t),
+        **extra,
+    }

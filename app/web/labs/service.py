@@ -1,0 +1,115 @@
+"""Run one learner action against a stored lab: load it, act, save it back with its version.
+
+The web tier keeps nothing in memory between requests: each action reads the lab's row,
+rebuilds the `app.sim.lab.Lab` from its data, acts, and saves only if the lab changed. Limits
+(line and paste size, request count, commands per minute) are checked here so the JSON API
+and the pages refuse the same things with the same words.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine
+
+from app.sim.lab import Lab, LabError
+from app.store.models import Lab as LabRow
+from app.web.labs import repo
+from app.web.labs.identity import Caller
+
+LINE_LIMIT = 4096  # bytes in one console line
+PASTE_LIMIT = 256 * 1024  # bytes in a multi-line paste (iptables-restore, kubectl apply -f -)
+COUNT_LIMIT = 10_000  # packets in one request
+COMMANDS_PER_MINUTE = 120
+
+T = TypeVar("T")
+
+
+class LimitError(Exception):
+    """An input over a limit; `key` names the message, `values` fill it in."""
+
+    def __init__(self, key: str, **values: int) -> None:
+        super().__init__(key)
+        self.key, self.values = key, values
+
+
+class RateLimited(Exception):
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(retry_after)
+        self.retry_after = retry_after
+
+
+class NotFound(Exception):
+    """No such lab, or not one the caller may open (both answer 404: ids are not secret)."""
+
+
+@dataclass
+class Opened:
+    """A lab read from its row: `row.version` is what a save must still find."""
+
+    row: LabRow
+    lab: Lab
+
+
+def new_lab(engine: Engine, scenario: str, mode: str, who: Caller) -> tuple[LabRow, str]:
+    """Create a lab (LabError for an unknown scenario or mode); returns the row and token."""
+    lab = Lab.new(scenario=scenario, mode=mode, seed=1)
+    return repo.create(engine, lab.to_data(), who.session)
+
+
+def open_lab(engine: Engine, lab_id: str, who: Caller) -> Opened:
+    row = repo.find(engine, lab_id, who)
+    if row is None:
+        raise NotFound(lab_id)
+    return Opened(row, Lab.from_data(row.data))
+
+
+def check_command(text: str) -> None:
+    """Refuse a paste over 256 KiB or any line over 4 KiB (LimitError)."""
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > PASTE_LIMIT:
+        raise LimitError("lab.limit.paste", limit=PASTE_LIMIT, size=size)
+    longest = max(
+        (len(line.encode("utf-8", "surrogatepass")) for line in text.split("\n")), default=0
+    )
+    if longest > LINE_LIMIT:
+        raise LimitError("lab.limit.line", limit=LINE_LIMIT, size=longest)
+
+
+def check_count(count: int) -> None:
+    if not 1 <= count <= COUNT_LIMIT:
+        raise LimitError("lab.limit.count", limit=COUNT_LIMIT, size=count)
+
+
+def rate(engine: Engine, opened: Opened) -> None:
+    """Count one action against the lab's per-minute budget (RateLimited past it)."""
+    count, retry_after = repo.count_command(engine, opened.row.id)
+    if count > COMMANDS_PER_MINUTE:
+        raise RateLimited(retry_after)
+
+
+def act(engine: Engine, opened: Opened, action: Callable[[Lab], T], *, changed: bool) -> T:
+    """Run `action` on the lab and save it when `changed` (repo.Conflict if saved elsewhere)."""
+    result = action(opened.lab)
+    if changed or getattr(result, "changed", False):
+        repo.save(engine, opened.row, opened.lab.to_data())
+    return result
+
+
+def run_line(engine: Engine, opened: Opened, line: str, lang: str) -> Any:
+    """One console line (kubectl, iptables, curl, ...): a ConsoleResult, saved if it changed."""
+    check_command(line)
+    rate(engine, opened)
+    return act(engine, opened, lambda lab: lab.run(line, lang), changed=False)
+
+
+def send(engine: Engine, opened: Opened, src: str, dst: str, proto: str, count: int) -> Any:
+    """Send `count` packets: conntrack and counters move, so the lab is saved."""
+    check_count(count)
+    rate(engine, opened)
+    return act(engine, opened, lambda lab: lab.request(src, dst, proto, count), changed=True)
+
+
+__all__ = ["LabError", "Opened", "new_lab", "open_lab", "run_line", "send"]
