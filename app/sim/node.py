@@ -56,13 +56,16 @@ class Node:
 
     `node_ip` is the address with prefix on `eth0`; `local_ips` are more addresses on `eth0`
     (a /32 unless a prefix is given); `lo` holds 127.0.0.1/8. `pod_cidr` is routed out of
-    `pod_iface`, which has no address of its own (as in the project's kernel topology).
+    `pod_iface`. `pod_iface_ip` (e.g. "10.244.1.1/24", a /24 unless a prefix is given) is the
+    address of the pod bridge, as a CNI bridge plugin gives `cni0`; None (the default, and
+    the project's kernel topology unless told otherwise) leaves `pod_iface` without one.
     """
 
     node_ip: str = DEFAULT_NODE_IP
     local_ips: list[str] = field(default_factory=list)
     pod_cidr: list[str] = field(default_factory=lambda: list(DEFAULT_POD_CIDR))
     pod_iface: str = DEFAULT_POD_IFACE
+    pod_iface_ip: str | None = None
     uplink: str = "eth0"
     gateway: str = DEFAULT_GATEWAY
     sysctls: dict[str, int] = field(default_factory=dict)
@@ -74,6 +77,7 @@ class Node:
         try:
             primary = _interface(self.node_ip, 24)
             extra = [_interface(ip, 32) for ip in self.local_ips]
+            bridge = [_interface(self.pod_iface_ip, 24)] if self.pod_iface_ip else []
             self._pods = [ipaddress.ip_network(c, strict=False) for c in self.pod_cidr]
             ipaddress.ip_address(self.gateway)
         except ValueError as err:
@@ -84,7 +88,7 @@ class Node:
         self.addresses: dict[str, list[ipaddress.IPv4Interface]] = {
             "lo": [ipaddress.ip_interface("127.0.0.1/8")],
             self.uplink: [primary, *extra],
-            self.pod_iface: [],
+            self.pod_iface: bridge,
         }
 
     # -- sysctls -------------------------------------------------------------------------
@@ -157,7 +161,10 @@ class Node:
             return Route("drop", reason="multicast group not joined and no multicast routing")
         if from_wire and not self.sysctl("net.ipv4.ip_forward"):
             return Route("drop", reason="not forwarded: net.ipv4.ip_forward=0")
-        if any(addr in net for net in self._pods):
+        # The pod networks, and the bridge's own subnet (the kernel adds that connected
+        # route when the address is assigned: fib_add_ifaddr in net/ipv4/fib_frontend.c).
+        bridge = [a.network for a in self.addresses[self.pod_iface]]
+        if any(addr in net for net in [*self._pods, *bridge]):
             return Route("out", iface=self.pod_iface)
         if any(addr in a.network for a in self.addresses[self.uplink]):
             return Route("out", iface=self.uplink)

@@ -23,6 +23,11 @@ keep their names and meaning; the extra keys are:
 
 `Trace.kernel_view()` is the projection CONTRACTS.md "How a trace is compared with the
 kernel" defines.
+
+On the input side the packet JSON takes a few keys beyond CONTRACTS.md, among them
+`pod_iface_ip` (the pod bridge's address, which MASQUERADE picks for hairpin traffic); they
+are described in `app/sim/netfilter/packet_input.py`, and all extensions are listed in
+docs/contracts-extensions.md.
 """
 
 from __future__ import annotations

@@ -11,7 +11,8 @@ Three namespaces per topology, wired as CONTRACTS.md describes the node:
 
     ext (client, 192.168.49.1) ceth0 <-veth-> eth0  NODE  cni0 <-veth-> eth0 pod (sender)
                                               node_ip, local_ips; pod_cidr via cni0;
-                                              default via 192.168.49.1; ip_forward=1
+                                              default via 192.168.49.1; ip_forward=1;
+                                              cni0 has pod_iface_ip if the packet says so
 
 Senders bind the probe's exact `src:sport` with IP_TRANSPARENT (ip(7)), so no address set-up is
 needed per packet. Neither ext nor pod answers: the node's view is complete before a packet

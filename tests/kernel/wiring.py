@@ -28,6 +28,7 @@ class NodeConfig:
     pod_cidr: tuple[str, ...] = ("10.244.0.0/16",)
     pod_iface: str = "cni0"
     sysctls: tuple[tuple[str, object], ...] = ()
+    pod_iface_ip: str | None = None  # the bridge's own address; None: no address
 
     @classmethod
     def of(cls, packet: dict[str, Any]) -> NodeConfig:
@@ -37,7 +38,16 @@ class NodeConfig:
             pod_cidr=tuple(packet.get("pod_cidr", cls.pod_cidr)),
             pod_iface=packet.get("pod_iface", cls.pod_iface),
             sysctls=tuple(sorted(packet.get("sysctls", {}).items())),
+            pod_iface_ip=packet.get("pod_iface_ip"),
         )
+
+    @property
+    def bridge(self) -> ipaddress.IPv4Interface | None:
+        """`pod_iface_ip` with its prefix (/24 when none is given, as the engine reads it)."""
+        if self.pod_iface_ip is None:
+            return None
+        ip = self.pod_iface_ip
+        return ipaddress.IPv4Interface(ip if "/" in ip else f"{ip}/24")
 
     @property
     def interface(self) -> ipaddress.IPv4Interface:
@@ -82,12 +92,20 @@ def node_commands(cfg: NodeConfig, ext: str, pod: str) -> list[str]:
         f"addr add {cfg.interface} dev eth0",
     ]
     cmds += [f"addr add {ipaddress.IPv4Interface(ip)} dev eth0" for ip in cfg.local_ips]
+    if cfg.bridge is not None:
+        cmds.append(f"addr add {cfg.bridge} dev {pod_if}")
     # NOARP on both node links: a packet sent out leaves at once (the peer drops it)
     # instead of waiting ~3 s for an ARP answer while holding its conntrack entry. Such
     # a lingering entry would still be found by NAT's source lookup (nf_nat_core.c,
     # find_appropriate_src) and change the port MASQUERADE picks for the next packet.
     cmds += ["link set eth0 arp off up", f"link set {pod_if} arp off up"]
-    cmds += [f"route add {cidr} dev {pod_if}" for cidr in cfg.pod_cidr]
+    # The bridge address brings its connected route; a pod CIDR equal to it exists already.
+    connected = cfg.bridge.network if cfg.bridge is not None else None
+    cmds += [
+        f"route add {cidr} dev {pod_if}"
+        for cidr in cfg.pod_cidr
+        if ipaddress.ip_network(cidr, strict=False) != connected
+    ]
     cmds += [
         f"route add default via {cfg.gateway} dev eth0",
         f"neigh replace {cfg.gateway} lladdr {MAC['ext']} dev eth0 nud permanent",

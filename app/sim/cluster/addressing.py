@@ -9,7 +9,9 @@ module is the bridge, using the cluster's own addresses:
 - an external client (192.168.49.100, on the nodes' LAN) arrives on `eth0` of the node whose
   address it targets, or of the first worker (where a load balancer would send it).
 Each node routes its own pod /24 to `cni0` and everything else out of `eth0`, so a packet
-DNATed to a pod on another node visibly leaves the node.
+DNATed to a pod on another node visibly leaves the node. `cni0` holds the first address of
+the node's pod /24 (`pod_iface_ip`), as the CNI bridge plugin's gateway does: MASQUERADE of a
+hairpin connection (a pod reaching itself through a Service) picks it.
 """
 
 from __future__ import annotations
@@ -48,7 +50,14 @@ def node_context(cluster: Cluster, name: str) -> dict[str, Any]:
     node = cluster.nodes.get(name)
     if node is None:
         raise NotFound("Node", name)
-    return {"node_ip": f"{node.internal_ip}/24", "pod_cidr": [node.pod_cidr], "pod_iface": "cni0"}
+    pods = ipaddress.ip_network(node.pod_cidr, strict=False)
+    bridge = f"{next(pods.hosts())}/{pods.prefixlen}"
+    return {
+        "node_ip": f"{node.internal_ip}/24",
+        "pod_cidr": [node.pod_cidr],
+        "pod_iface": "cni0",
+        "pod_iface_ip": bridge,
+    }
 
 
 def _service_port(svc: Service, port: str) -> int:

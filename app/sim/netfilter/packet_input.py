@@ -2,6 +2,16 @@
 
 Every problem becomes a `TraceInputError` whose message names the key and what is wrong,
 so the CLI and the HTTP API can show it as is.
+
+Keys beyond the CONTRACTS.md table (docs/contracts-extensions.md lists them):
+
+* `pod_iface_ip`: the address of `pod_iface` with prefix (e.g. "10.244.1.1/24", the bridge
+  address a CNI bridge plugin gives `cni0`). Absent: `pod_iface` has no address. A real
+  node has one, and it is what MASQUERADE picks for a packet leaving through `pod_iface`
+  (hairpin traffic, kernel-facts §5.8) and what counts as LOCAL for `-m addrtype`;
+* `sysctls` (`{"net.ipv4.conf.all.route_localnet": 1}`, short names `ip_forward` and
+  `route_localnet`), `mark` (the packet's nfmark as it arrives) and `tcp_flags` (default
+  `["SYN"]`).
 """
 
 from __future__ import annotations
@@ -20,6 +30,7 @@ OPTIONAL = (
     "local_ips",
     "pod_cidr",
     "pod_iface",
+    "pod_iface_ip",
     "sysctls",
     "mark",
     "tcp_flags",
@@ -75,6 +86,7 @@ def parse_packet_json(data: Any) -> TraceRequest:
             local_ips=_text_list(data.get("local_ips", []), "local_ips"),
             pod_cidr=_text_list(data.get("pod_cidr", list(DEFAULT_POD_CIDR)), "pod_cidr"),
             pod_iface=pod_iface,
+            pod_iface_ip=_optional_text(data.get("pod_iface_ip"), "pod_iface_ip"),
             uplink=uplink,
             sysctls=_sysctls(data.get("sysctls", {})),
         )
@@ -103,6 +115,10 @@ def _text(value: Any, key: str) -> str:
     if not isinstance(value, str) or not value:
         raise TraceInputError(f"packet: {key} must be a non-empty string")
     return value
+
+
+def _optional_text(value: Any, key: str) -> str | None:
+    return None if value is None else _text(value, key)
 
 
 def _name(value: Any, key: str) -> str:

@@ -39,6 +39,7 @@ def test_pod_to_cluster_ip_packet() -> None:
         "node_ip": "192.168.49.3/24",
         "pod_cidr": ["10.244.1.0/24"],
         "pod_iface": "cni0",
+        "pod_iface_ip": "10.244.1.1/24",
     }
     parse_packet_json(req.packet)  # the engine accepts it as is
 

@@ -175,6 +175,7 @@ keys = st.sampled_from(
         "local_ips",
         "pod_cidr",
         "pod_iface",
+        "pod_iface_ip",
         "sysctls",
         "mark",
         "tcp_flags",
