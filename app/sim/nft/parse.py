@@ -8,6 +8,7 @@ build a fresh `Ruleset`. Errors are `NftError` with nft's wording where it has o
 
 from __future__ import annotations
 
+import ipaddress
 import re
 
 from app.sim.nft.model import (
@@ -193,6 +194,8 @@ def _map_cmd(table: Table, verb: str, name: str, body: str) -> None:
 def _element_cmd(table: Table, verb: str, name: str, body: str) -> None:
     target = table.set(name)
     for element in parse_elements(body):
+        if element.verdict and element.verdict.startswith(("jump ", "goto ")):
+            table.chain(element.verdict.split(" ", 1)[1])
         if verb == "delete":
             if element.key not in target.elements:
                 raise NftError(f"Error: Could not process rule: No such file or directory; {name}")
@@ -233,8 +236,16 @@ def _element(tokens: list[str]) -> Element:
 
 
 def canonical(value: str) -> str:
-    """Element and packet values compare as canonical strings (ports without leading zeros)."""
-    return str(int(value)) if value.isdigit() else value
+    """Element and packet values compare as canonical strings (ports without leading zeros,
+    addresses as Python prints them)."""
+    if value.isdigit():
+        return str(int(value))
+    if ":" in value or value.count(".") == 3:
+        try:
+            return str(ipaddress.ip_address(value))
+        except ValueError:
+            return value
+    return value
 
 
 def _rule_cmd(table: Table, verb: str, chain_name: str, body: str) -> None:
