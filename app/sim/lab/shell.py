@@ -74,7 +74,9 @@ def jobs(text: str) -> list[Job]:
         if heredoc:
             strip_tabs, end = heredoc.group(1) == "-", heredoc.group(3)
             body, i = _until(lines, i, end, strip_tabs)
-            out.append(Job(split_words(line[: heredoc.start()]), body, line))
+            argv = split_words(line[: heredoc.start()])
+            if argv:  # bash reads a here-document for an empty command and runs nothing
+                out.append(Job(argv, body, line))
             continue
         argv = split_words(line)
         if not argv:
