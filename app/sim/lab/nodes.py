@@ -27,7 +27,7 @@ IMPORTED_CONTEXT = {
 }
 # nf_conntrack_max for a lab node. When the table is full the kernel evicts entries that
 # never saw a reply (early_drop in nf_conntrack_core.c); the lab evicts the oldest.
-CONNTRACK_MAX = 1024
+CONNTRACK_MAX = 256
 
 
 @dataclass
