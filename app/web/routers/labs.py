@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from app.sim.lab import LabError
 from app.web.deps import EngineDep, LangDep, TranslatorDep
@@ -18,6 +18,17 @@ from app.web.labs import repo, service
 from app.web.labs.identity import caller, remember
 
 router = APIRouter(prefix="/api/labs", tags=["labs"])
+
+
+def _scalar_text(value: object) -> object:
+    """Lone surrogates (valid in JSON, not in UTF-8) become U+FFFD: the lab's answer echoes
+    the input, and an answer must be encodable."""
+    if isinstance(value, str):
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return value
+
+
+Clean = BeforeValidator(_scalar_text)
 
 NOT_FOUND = {404: {"description": "No such lab, or not yours"}}
 LIMITS = {
@@ -29,8 +40,8 @@ LIMITS = {
 
 class LabCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    scenario: str = Field("seed", max_length=64, examples=["seed"])
-    mode: str = Field("iptables", max_length=32, examples=["iptables"])
+    scenario: Annotated[str, Clean] = Field("seed", max_length=64, examples=["seed"])
+    mode: Annotated[str, Clean] = Field("iptables", max_length=32, examples=["iptables"])
 
 
 class LabCreated(BaseModel):
@@ -39,7 +50,7 @@ class LabCreated(BaseModel):
 
 
 class CommandIn(BaseModel):
-    command: str = Field(
+    command: Annotated[str, Clean] = Field(
         max_length=service.PASTE_LIMIT,
         description="One console line (at most 4 KiB) or a multi-line paste (256 KiB)",
         examples=["kubectl scale deployment/my-first-deploy --replicas=3"],
@@ -56,8 +67,12 @@ class CommandOut(BaseModel):
 
 class RequestIn(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
-    source: str = Field("external", alias="from", max_length=256, examples=["pod/client"])
-    to: str = Field(max_length=256, examples=["10.97.139.74:8080", "svc/my-first-deploy:8080"])
+    source: Annotated[str, Clean] = Field(
+        "external", alias="from", max_length=256, examples=["pod/client"]
+    )
+    to: Annotated[str, Clean] = Field(
+        max_length=256, examples=["10.97.139.74:8080", "svc/my-first-deploy:8080"]
+    )
     proto: str = Field("tcp", pattern="^(tcp|udp)$")
     count: int = Field(1, ge=1, le=service.COUNT_LIMIT)
 
