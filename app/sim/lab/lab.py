@@ -195,6 +195,8 @@ class Lab:
     def summary(self) -> dict[str, Any]:
         """The cluster's nodes, pods, Services and endpoints, plus the lab's own facts."""
         data = cluster_summary(self.cluster)
+        # the cluster's resource version, named apart from any storage version a caller adds
+        data["cluster_version"] = data.pop("version")
         for node in data["nodes"]:
             world = self.nodes.get(node["name"])
             node["rules"] = world.rule_count() if world else 0
