@@ -1,0 +1,163 @@
+"""The /lab page and its htmx actions: partials render, buttons run real commands, the rules
+editor runs real iptables commands, stale forms answer 409, share links are read-only."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.web.i18n import translate
+
+
+def _open(client: TestClient, lang: str = "en") -> tuple[str, str]:
+    page = client.get(f"/lab?lang={lang}")
+    assert page.status_code == 200
+    lab_id = re.search(r'data-lab="(\w+)"', page.text).group(1)
+    return lab_id, _version(page.text)
+
+
+def _version(html: str) -> str:
+    return re.search(r'id="lab-version" name="version" value="(\d+)"', html).group(1)
+
+
+def test_the_first_visit_creates_the_seed_lab_and_remembers_it(client: TestClient) -> None:
+    page = client.get("/lab?lang=en")
+    assert "kpl_session" in page.headers["set-cookie"] and "HttpOnly" in page.headers["set-cookie"]
+    for text in ("10.97.139.74", "my-first-deploy-785c6c79d9-7bgf5", "KUBE-SERVICES"):
+        assert text in page.text
+    assert 'id="player"' in page.text and 'id="console-log"' in page.text
+    again = client.get("/lab")
+    assert re.search(r'data-lab="(\w+)"', again.text).group(1) in page.text
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_page_speaks_both_languages(client: TestClient, lang: str) -> None:
+    page = client.get(f"/lab?lang={lang}")
+    assert translate(lang, "lab.console.title") in page.text
+    assert translate(lang, "lab.rules.title") in page.text
+
+
+def test_curl_in_the_console_hands_its_trace_to_the_player(client: TestClient) -> None:
+    lab_id, version = _open(client)
+    answer = client.post(
+        f"/lab/{lab_id}/run", data={"command": "curl 10.97.139.74:8080", "version": version}
+    )
+    assert answer.status_code == 200
+    assert "hello from my-first-deploy" in answer.text
+    assert '<script type="application/json" id="trace-data">' in answer.text
+    assert 'hx-swap-oob="beforeend:#console-log"' in answer.text
+    assert 'class="hit"' in answer.text  # the rules it matched are highlighted
+    assert int(_version(answer.text)) >= int(version)
+
+
+def test_a_scale_button_reports_what_kube_proxy_rewrote(client: TestClient) -> None:
+    lab_id, version = _open(client)
+    command = "kubectl scale deployment/my-first-deploy --replicas=3"
+    page = client.get("/lab").text
+    assert command in page  # the + button carries exactly this command
+    answer = client.post(f"/lab/{lab_id}/run", data={"command": command, "version": version})
+    assert "KUBE-SVC-" in answer.text and translate("en", "lab.sync.title") in answer.text
+    assert answer.text.count('class="pod pod-ready"') == 3
+
+
+def test_a_stale_form_is_409_and_changes_nothing(client: TestClient) -> None:
+    lab_id, version = _open(client)
+    first = {"command": "kubectl scale deployment/my-first-deploy --replicas=3", "version": version}
+    assert client.post(f"/lab/{lab_id}/run", data=first).status_code == 200
+    second = {
+        "command": "kubectl scale deployment/my-first-deploy --replicas=1",
+        "version": version,
+    }
+    stale = client.post(f"/lab/{lab_id}/run", data=second)
+    assert stale.status_code == 409
+    assert translate("en", "lab.error.conflict") in stale.text
+    assert client.get("/lab").text.count('class="pod pod-ready"') == 3
+
+
+def test_the_rules_editor_runs_real_iptables_commands(client: TestClient) -> None:
+    lab_id, version = _open(client)
+    form = {
+        "op": "append",
+        "table": "filter",
+        "chain": "INPUT",
+        "spec": "-s 10.9.9.9 -j DROP",
+        "node": "node1",
+        "error_id": "e1",
+        "version": version,
+    }
+    added = client.post(f"/lab/{lab_id}/rules", data=form)
+    assert added.status_code == 200 and "-s 10.9.9.9/32 -j DROP" in added.text
+    bad = {
+        **form,
+        "op": "delete",
+        "chain": "NO-SUCH-CHAIN",
+        "number": "1",
+        "version": _version(added.text),
+    }
+    refused = client.post(f"/lab/{lab_id}/rules", data=bad)
+    assert refused.status_code == 200
+    assert 'id="e1"' in refused.text
+    assert "iptables: No chain/target/match by that name." in refused.text
+
+
+def test_show_as_switches_to_iptables_listings(client: TestClient) -> None:
+    lab_id, _ = _open(client)
+    save = client.get(f"/lab/{lab_id}/rules", params={"fmt": "save", "node": "node1"}).text
+    assert "*nat" in save and "COMMIT" in save
+    listing = client.get(f"/lab/{lab_id}/rules", params={"fmt": "list"}).text
+    assert "Chain KUBE-SERVICES" in listing
+    spec = client.get(f"/lab/{lab_id}/rules", params={"fmt": "spec"}).text
+    assert "-N KUBE-SERVICES" in spec
+
+
+def test_completion_answers_candidates(client: TestClient) -> None:
+    lab_id, _ = _open(client)
+    answer = client.get(f"/lab/{lab_id}/complete", params={"line": "kubectl get "})
+    assert answer.status_code == 200
+    assert any("svc" in c or "pods" in c for c in answer.json()["completions"])
+
+
+def test_a_share_link_is_read_only_until_forked(client: TestClient) -> None:
+    lab_id, version = _open(client)
+    scale = {"command": "kubectl scale deployment/my-first-deploy --replicas=3", "version": version}
+    version = _version(client.post(f"/lab/{lab_id}/run", data=scale).text)
+    shared = client.post(f"/lab/{lab_id}/do", data={"op": "share", "version": version})
+    url = re.search(r'value="(http://[^"]+/lab/shared/[^"]+)"', shared.text).group(1)
+    path = url.split("testserver", 1)[1]
+    visitor = TestClient(client.app)
+    view = visitor.get(path + "?lang=en")
+    assert view.status_code == 200
+    assert translate("en", "lab.shared.readonly") in view.text
+    assert 'id="console-form"' not in view.text
+    assert view.text.count('class="pod pod-ready"') == 3
+    forked = visitor.post(path + "/fork", follow_redirects=True)
+    assert forked.status_code == 200 and 'id="console-form"' in forked.text
+    assert re.search(r'data-lab="(\w+)"', forked.text).group(1) != lab_id
+
+
+def test_another_session_cannot_act_on_a_lab(client: TestClient) -> None:
+    lab_id, version = _open(client)
+    stranger = TestClient(client.app)
+    answer = stranger.post(f"/lab/{lab_id}/run", data={"command": "kubectl get svc"})
+    assert answer.status_code == 404
+
+
+@pytest.mark.parametrize(
+    "path,data",
+    [
+        ("run", {"command": "x" * 5000}),
+        ("run", {"command": "\x00\x01\x7f", "version": "abc"}),
+        ("rules", {"op": "replace", "table": "nat';--", "chain": "$(id)", "number": "-1"}),
+        ("rules", {"op": "policy", "table": "filter", "chain": "INPUT", "spec": "MAYBE"}),
+        ("request", {"source": "pod/nope", "to": "nowhere", "count": "99999"}),
+        ("request", {"source": "external", "to": "10.97.139.74:8080", "count": "x"}),
+        ("do", {"scenario": "no-such-scenario"}),
+        ("do", {"mode": "no-such-mode"}),
+        ("import", {"dump": "*nat\n-A BROKEN\n"}),
+    ],
+)
+def test_hostile_forms_never_answer_500(client: TestClient, path: str, data: dict) -> None:
+    lab_id, _ = _open(client)
+    assert client.post(f"/lab/{lab_id}/{path}", data=data).status_code < 500
