@@ -45,6 +45,13 @@ __all__ = [
 ]
 
 Chance = Callable[[float], bool]
+# A hook function registered beside the tables, as IPVS registers ip_vs_ops (kernel-facts §4):
+# called with (hook, packet, trace, conntrack entry); returns None (not its packet: go on),
+# a rewritten Packet, or a verdict string ("DROP"/"REJECT") after dropping it itself.
+HookFn = Callable[[str, Packet, Trace, "Connection | None"], "Packet | str | None"]
+# Where IPVS sits: LOCAL_IN 99 takes the request and re-sends it through LOCAL_OUT (NF_STOLEN);
+# LOCAL_OUT -98 rewrites a local process's request and lets it go on (NF_ACCEPT).
+IPVS_PRIORITY = {Hook.INPUT: 99, Hook.OUTPUT: -98}
 
 
 def seeded_chance(rng: random.Random) -> Chance:
@@ -66,13 +73,15 @@ def trace_packet(
     chance: Chance | None = None,
     matched_only: bool = False,
     use_index: bool | None = None,
+    ipvs: HookFn | None = None,
 ) -> Trace:
     """Trace one packet. `origin` is "external" (arrives on `in_iface`, default the node's
     uplink) or "local" (sent by a process on the node). `chance` overrides the draws from
     `rng` (explore_branches forces outcomes with it). The chain index is used when only
     matched steps are wanted, unless `use_index` says otherwise. `conntrack` None means the
-    node tracks nothing (no NAT happens)."""
+    node tracks nothing (no NAT happens). `ipvs` is the IPVS director's hook function."""
     run = _PacketRun(ruleset, packet, node, conntrack, rng, chance or seeded_chance(rng), clock)
+    run.ipvs = ipvs
     run.walker = Walker(
         run.trace, run.on_nat, matched_only, matched_only if use_index is None else use_index
     )
@@ -113,6 +122,8 @@ class _PacketRun:
         self.ctstate = "INVALID"
         self.ct_done = False
         self.notrack = False
+        self.ipvs: HookFn | None = None
+        self.ipvs_seen: set[Hook] = set()
 
     # -- the paths ---------------------------------------------------------------------
     def from_outside(self, in_iface: str) -> None:
@@ -192,6 +203,8 @@ class _PacketRun:
     def hook(self, hook: Hook) -> bool:
         """Run every table registered at `hook`; False when the packet was dropped."""
         for table, priority in tables_at(hook, self.ruleset):
+            if priority > IPVS_PRIORITY.get(hook, priority) and self.ipvs_hook(hook):
+                return False
             if priority > PRIORITY["conntrack"]:
                 self.conntrack_in(hook)
             before = self.packet.dst
@@ -202,6 +215,33 @@ class _PacketRun:
             if hook is Hook.OUTPUT and self.packet.dst != before and not self.reroute():
                 return False
         self.conntrack_in(hook)
+        # A hook function later than every table runs after them (e.g. IPVS when nat INPUT
+        # is absent from the ruleset).
+        return not (hook in IPVS_PRIORITY and self.ipvs_hook(hook))
+
+    def ipvs_hook(self, hook: Hook) -> bool:
+        """Run the IPVS hook function once per hook; True when the packet left this path.
+        At INPUT a rewritten packet is sent through OUTPUT and POSTROUTING from here
+        (ip_vs_nat_xmit, NF_STOLEN); at OUTPUT it goes on through the rest of the hook,
+        re-routed to its new destination (NF_ACCEPT)."""
+        if self.ipvs is None or hook in self.ipvs_seen:
+            return False
+        self.ipvs_seen.add(hook)
+        result = self.ipvs(hook.value, self.packet, self.trace, self.conn)
+        if result is None:
+            return False
+        if isinstance(result, str):
+            self.finish(result, None, dropped_by="ipvs")
+            return True
+        self.packet = result
+        if hook is Hook.OUTPUT:
+            return not self.reroute()  # continues with the tables after -98
+        self.in_iface = None
+        self.ipvs_seen.add(Hook.OUTPUT)  # skb->ipvs_property: IPVS lets its own packet pass
+        route = self.decide(Hook.OUTPUT, None)
+        self.out_iface, self.next_hop = route.iface, route.gateway or self.packet.dst
+        if self.hook(Hook.OUTPUT) and self.hook(Hook.POSTROUTING):
+            self.finish("ACCEPT", "out")
         return True
 
     def conntrack_in(self, hook: Hook) -> None:
