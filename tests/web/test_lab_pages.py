@@ -138,7 +138,7 @@ def test_a_share_link_is_read_only_until_forked(client: TestClient) -> None:
 
 
 def test_another_session_cannot_act_on_a_lab(client: TestClient) -> None:
-    lab_id, version = _open(client)
+    lab_id, _ = _open(client)
     stranger = TestClient(client.app)
     answer = stranger.post(f"/lab/{lab_id}/run", data={"command": "kubectl get svc"})
     assert answer.status_code == 404
