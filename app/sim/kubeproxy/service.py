@@ -75,10 +75,11 @@ class ServicePort:
 
     @property
     def uses_cluster_endpoints(self) -> bool:
-        """Some traffic uses policy Cluster (pkg/proxy/serviceport.go)."""
-        return not self.internal_policy_local or (
-            self.externally_accessible and not self.external_policy_local
-        )
+        """Some traffic uses policy Cluster (pkg/proxy/serviceport.go): internal traffic
+        under policy Cluster, or any external destination at all, since even with
+        externalTrafficPolicy Local the pods' and the node's own traffic to it is
+        short-circuited to the Cluster endpoints (the KUBE-EXT chain jumps to KUBE-SVC)."""
+        return not self.internal_policy_local or self.externally_accessible
 
     @property
     def uses_local_endpoints(self) -> bool:
