@@ -283,3 +283,79 @@ _OBJECT_COMMANDS = {
     "element": _element_cmd,
     "rule": _rule_cmd,
 }
+
+
+# --- nft's block syntax (`nft -f`, `nft list` output) ----------------------------------------
+_HANDLE = re.compile(r"\s*# handle \d+\s*$")
+_ORDER = ("table", "set", "map", "chain", "element", "rule")
+
+
+def parse_ruleset(text: str) -> Ruleset:
+    """A ruleset from either syntax (block syntax when any line opens a `table ... {`)."""
+    if re.search(r"^\s*table\s+\S+\s+\S+\s*\{", text, re.MULTILINE):
+        return parse_blocks(text)
+    return parse_commands(text)
+
+
+def parse_blocks(text: str) -> Ruleset:
+    """`table F N { set ... { } chain ... { } }` -> a ruleset, created as nft -f does: the
+    table, its sets, its chains, then elements and rules (so forward references work)."""
+    commands: list[tuple[int, str]] = []
+    lines = [_HANDLE.sub("", ln).strip() for ln in text.splitlines()]
+    lines = [ln for ln in lines if ln and not ln.startswith("#")]
+    i, where = 0, ""
+    while i < len(lines):
+        line = lines[i]
+        m = re.fullmatch(r"table (\S+) (\S+) \{", line)
+        if m:
+            where = f"{m.group(1)} {m.group(2)}"
+            commands.append((0, f"add table {where}"))
+        elif line.startswith("comment ") and where:
+            commands.append((0, f"add table {where} {{ {line} ; }}"))
+        elif re.fullmatch(r"(set|map|chain) \S+ \{", line):
+            kind, name = line.split()[:2]
+            end = lines.index("}", i)
+            body = lines[i + 1 : end]
+            commands += (_chain_commands if kind == "chain" else _set_commands)(
+                where, kind, name, body
+            )
+            i = end
+        elif line == "}":
+            where = ""
+        elif line.split(" ", 1)[0] in ("add", "flush", "delete", "insert", "create"):
+            commands.append((0, line))
+        else:
+            raise NftError(f"Error: syntax error, unexpected {line.split(' ', 1)[0]}")
+        i += 1
+    ruleset = Ruleset()
+    for _, command in sorted(commands, key=lambda c: c[0]):
+        apply_line(ruleset, command)
+    return ruleset
+
+
+def _set_commands(where: str, kind: str, name: str, body: list[str]) -> list[tuple[int, str]]:
+    spec, elements = [], ""
+    for j, line in enumerate(body):
+        if line.startswith("elements = "):
+            elements = " ".join(body[j:])[len("elements = ") :]
+            break
+        spec.append(line)
+    out = [(_ORDER.index(kind), f"add {kind} {where} {name} {{ {' ; '.join(spec)} ; }}")]
+    if elements:
+        out.append((_ORDER.index("element"), f"add element {where} {name} {elements}"))
+    return out
+
+
+def _chain_commands(where: str, kind: str, name: str, body: list[str]) -> list[tuple[int, str]]:
+    spec, rules = [], []
+    for line in body:
+        if line.startswith("type "):
+            spec += [part.strip() for part in line.split(";") if part.strip()]
+        elif line.startswith("comment ") and not rules and '"' in line:
+            spec.append(line)
+        else:
+            rules.append(line)
+    head = f"add chain {where} {name}" + (f" {{ {' ; '.join(spec)} ; }}" if spec else "")
+    out = [(_ORDER.index("chain"), head)]
+    out += [(_ORDER.index("rule"), f"add rule {where} {name} {rule}") for rule in rules]
+    return out

@@ -147,16 +147,11 @@ def priority_text(priority: int, hook: str) -> str:
 
 # --- knftables Dump format ------------------------------------------------------------------
 def dump(table: Table) -> str:
-    """The table as knftables' fake `Dump()` writes it: one `add` command per object."""
+    """The table as knftables' fake `Dump()` writes it, one `add` command per object, in an
+    order `nft -f` can load: table, sets and maps, chains, elements, rules."""
     where = f"{table.family} {table.name}"
     lines = [f"add table {where}" + _spec({"comment": table.comment})]
-    for chain in table.chains.values():
-        spec: dict[str, str | None] = {}
-        if chain.is_base:
-            spec["type"] = f"{chain.type} hook {chain.hook} priority {chain.priority}"
-        spec["comment"] = chain.comment
-        lines.append(f"add chain {where} {chain.name}" + _spec(spec))
-        lines += [f"add rule {where} {chain.name} {rule.text}" for rule in chain.rules]
+    elements: list[str] = []
     for s in table.sets.values():
         key = " . ".join(s.key_types)
         spec = {
@@ -166,10 +161,18 @@ def dump(table: Table) -> str:
             "comment": s.comment,
         }
         lines.append(f"add {'map' if s.is_map else 'set'} {where} {s.name}" + _spec(spec))
-        lines += [
+        elements += [
             f"add element {where} {s.name} {{ {_element_text(e)} }}" for e in s.elements.values()
         ]
-    return "\n".join(lines) + "\n"
+    rules: list[str] = []
+    for chain in table.chains.values():
+        chain_spec: dict[str, str | None] = {}
+        if chain.is_base:
+            chain_spec["type"] = f"{chain.type} hook {chain.hook} priority {chain.priority}"
+        chain_spec["comment"] = chain.comment
+        lines.append(f"add chain {where} {chain.name}" + _spec(chain_spec))
+        rules += [f"add rule {where} {chain.name} {rule.text}" for rule in chain.rules]
+    return "\n".join([*lines, *elements, *rules]) + "\n"
 
 
 def _spec(values: dict[str, str | None]) -> str:
