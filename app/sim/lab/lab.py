@@ -135,12 +135,15 @@ class Lab:
 
     # -- kube-proxy ------------------------------------------------------------------------
     def sync(self) -> dict[str, Any] | None:
-        """kube-proxy's sync on every node if the cluster changed since the last one."""
+        """kube-proxy's sync on every node if the cluster changed since the last one (else
+        what the mode notices on the nodes themselves, see Mode.watch)."""
         self.cluster_nodes()
-        if self.cluster.version == self.synced_version:
-            return None
-        self.synced_version = self.cluster.version
-        report = MODES[self.mode].sync(self, self.clock)
+        mode = MODES[self.mode]
+        if self.cluster.version != self.synced_version:
+            self.synced_version = self.cluster.version
+            report = mode.sync(self, self.clock)
+        else:
+            report = mode.watch(self, self.clock) if mode.watch else None
         if report is not None:
             self.dirty = True
         return report

@@ -24,13 +24,15 @@ ProgramFn = Callable[["Lab", list[str], str, str], "Reply"]
 @dataclass(frozen=True)
 class Mode:
     """One proxy mode. `sync(lab, now)` brings every node's rules in line with the cluster and
-    reports what it rewrote; `programs` maps a console program to its handler
-    `(lab, argv, stdin, lang) -> Reply`."""
+    reports what it rewrote; `watch(lab, now)`, if given, runs after a command that left the
+    cluster unchanged (what the proxy notices on the node itself); `programs` maps a console
+    program to its handler `(lab, argv, stdin, lang) -> Reply`."""
 
     name: str
     title: dict[str, str]
     sync: SyncFn
     programs: dict[str, ProgramFn] = field(default_factory=dict)
+    watch: SyncFn | None = None
 
 
 # Which mode's state each mode-specific program shows (ipvsadm(8), nft(8), ipset(8)).
@@ -56,10 +58,17 @@ def _iptables_sync(lab: Lab, now: float) -> dict[str, Any] | None:
     return sync_all(lab, now)
 
 
+def _iptables_watch(lab: Lab, now: float) -> dict[str, Any] | None:
+    from app.sim.lab.sync import watch_canaries
+
+    return watch_canaries(lab, now)
+
+
 register(
     Mode(
         "iptables",
         {"en": "iptables mode", "zh": "iptables 模式"},
         _iptables_sync,
+        watch=_iptables_watch,
     )
 )

@@ -41,7 +41,30 @@ Chains = dict[tuple[str, str], tuple[str, ...]]
 
 def sync_all(lab: Lab, now: float) -> dict[str, Any] | None:
     """Sync every cluster node; the report (`ConsoleResult.sync`) or None if nothing changed."""
-    reports = [sync_node(lab, world, now) for world in lab.cluster_nodes()]
+    return _combine([sync_node(lab, world, now) for world in lab.cluster_nodes()])
+
+
+def watch_canaries(lab: Lab, now: float) -> dict[str, Any] | None:
+    """kube-proxy's iptables monitor (pkg/util/iptables/monitor.go): it polls for its
+    KUBE-PROXY-CANARY chain in mangle, nat and filter; when one is gone, someone flushed
+    the tables, and kube-proxy forces a full sync. The lab polls after every command."""
+    reports = []
+    for world in lab.cluster_nodes():
+        if world.sync is None or not canary_gone(world.ruleset):
+            continue
+        world.sync.need_full_sync = True
+        reports.append(sync_node(lab, world, now) | {"reason": "canary"})
+    return _combine(reports)
+
+
+def canary_gone(ruleset: Ruleset) -> bool:
+    return any(
+        fixed.KUBE_PROXY_CANARY not in ruleset.tables[t].chains if t in ruleset.tables else True
+        for t in ("mangle", "nat", "filter")
+    )
+
+
+def _combine(reports: list[dict[str, Any]]) -> dict[str, Any] | None:
     changes = [c for r in reports for c in r["changes"]]
     errors = [r for r in reports if r["error"]]
     if not changes and not errors:
@@ -168,13 +191,26 @@ def _node_line(report: dict[str, Any], lang: str) -> str:
         owner = f" ({c['service']})" if c["service"] else ""
         parts.append(f"{_VERBS[lang][c['action']]} {c['table']} {c['chain']}{owner}")
     node, kind = report["node"], report["full"]
+    canary = report.get("reason") == "canary"
     if lang == "zh":
         what = "全量同步" if kind else "部分同步"
+        if canary:
+            what = f"发现 {fixed.KUBE_PROXY_CANARY} 链被删除(有人清空了它的表),于是{what}"
         body = ";".join(parts) if parts else "没有改动任何链"
         return f"{node} 上的 kube-proxy(iptables 模式){what}:{body}。"
     what = "full sync" if kind else "partial sync"
+    if canary:
+        what = f"noticed {fixed.KUBE_PROXY_CANARY} was deleted (its tables were flushed), {what}"
     body = "; ".join(parts) if parts else "no chain changed"
     return f"kube-proxy on {node} (iptables mode), {what}: {body}."
 
 
-__all__ = ["chain_rules", "diff", "ensure_jumps", "reread", "sync_all", "sync_node"]
+__all__ = [
+    "chain_rules",
+    "diff",
+    "ensure_jumps",
+    "reread",
+    "sync_all",
+    "sync_node",
+    "watch_canaries",
+]

@@ -210,3 +210,30 @@ def test_rules_formats(lab: Lab) -> None:
         lab.rules("node1", fmt="xml")
     with pytest.raises(LabError):
         lab.rules("node9")
+
+
+def test_flushing_kube_proxy_tables_is_noticed_through_its_canary(lab: Lab) -> None:
+    lab.run("iptables -t nat -F")
+    assert lab.run(f"curl {SVC}").status == 28  # no jump to KUBE-SERVICES any more
+    res = lab.run("iptables -t nat -X")
+    assert res.sync is not None and "KUBE-PROXY-CANARY" in res.sync["summary"]["en"]
+    (node,) = res.sync["nodes"]
+    assert node["full"] and node["node"] == "node1"
+    assert lab.run(f"curl {SVC}").output.startswith("hello from my-first-deploy-")
+
+
+def test_kubectl_apply_reads_a_pasted_manifest(lab: Lab) -> None:
+    manifest = (
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  selector:\n"
+        "    app: my-first-deploy\n  ports:\n  - port: 80\n    targetPort: 8080\n"
+    )
+    res = lab.run("kubectl apply -f - <<EOF\n" + manifest + "EOF")
+    assert res.ok, res.error
+    assert res.output == "service/web created\n"
+    assert any(c["action"] == "created" for c in res.sync["changes"])
+    assert lab.run("curl web:80").output.startswith("hello from my-first-deploy-")
+
+
+def test_pipes_are_explained_not_run(lab: Lab) -> None:
+    res = lab.run("iptables-save | grep KUBE", lang="zh")
+    assert not res.ok and "管道" in res.error
