@@ -35,24 +35,7 @@ class Lab:
     """See the module docstring. Build one with `Lab.new`, `from_data` or `from_recipe`."""
 
     def __init__(self, scenario: str, mode: str, seed: int) -> None:
-        if scenario not in SCENARIOS:
-            known = ", ".join(sorted(SCENARIOS))
-            raise LabError(
-                {
-                    "en": f"unknown scenario {scenario!r} (known: {known})",
-                    "zh": f"未知的场景 {scenario!r}(可用:{known})",
-                }
-            )
-        if mode not in MODES:
-            known = ", ".join(MODES)
-            raise LabError(
-                {
-                    "en": f"unknown mode {mode!r} (available: {known})",
-                    "zh": f"未知的模式 {mode!r}(可用:{known})",
-                }
-            )
-        if not isinstance(seed, int) or isinstance(seed, bool):
-            raise LabError({"en": "seed must be an integer", "zh": "seed 必须是整数"})
+        _validate(scenario, mode, seed)
         self.scenario, self.mode, self.seed = scenario, mode, seed
         self.cluster: Cluster = Cluster(seed)
         self.nodes: dict[str, NodeWorld] = {}
@@ -294,3 +277,25 @@ class Lab:
     @classmethod
     def from_recipe(cls, recipe: dict[str, Any]) -> Lab:
         return snapshot.from_recipe(cls, recipe)
+
+
+def _validate(scenario: str, mode: str, seed: int) -> None:
+    """Refuse an unknown scenario or mode, or a seed that is not an integer."""
+    if not isinstance(scenario, str) or scenario not in SCENARIOS:
+        known = ", ".join(sorted(SCENARIOS))
+        raise LabError(
+            {
+                "en": f"unknown scenario {scenario!r} (known: {known})",
+                "zh": f"未知的场景 {scenario!r}(可用:{known})",
+            }
+        )
+    if not isinstance(mode, str) or mode not in MODES:
+        known = ", ".join(MODES)
+        raise LabError(
+            {
+                "en": f"unknown mode {mode!r} (available: {known})",
+                "zh": f"未知的模式 {mode!r}(可用:{known})",
+            }
+        )
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise LabError({"en": "seed must be an integer", "zh": "seed 必须是整数"})

@@ -186,8 +186,11 @@ def test_every_console_command_has_help_in_both_languages() -> None:
 
 
 def test_unknown_scenario_or_mode_is_a_lab_error() -> None:
+    for bad in ("nope", ["seed"], None):
+        with pytest.raises(LabError):
+            Lab.new(scenario=bad)  # type: ignore[arg-type]
     with pytest.raises(LabError):
-        Lab.new(scenario="nope")
+        Lab.new(seed="1")  # type: ignore[arg-type]
     with pytest.raises(LabError) as err:
         Lab.new(mode="ipvs-next")
     assert "iptables" in err.value.text("zh")
