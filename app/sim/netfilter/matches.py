@@ -7,6 +7,7 @@ evaluates (`matches`); the import-time check below keeps the two sides together.
 
 from __future__ import annotations
 
+from app.sim.ipvs.xt_matches import IpvsMatch, PhysdevMatch
 from app.sim.netfilter.match_basic import (
     BUILTIN_ORDER,
     AddressMatch,
@@ -44,6 +45,8 @@ MATCHES: dict[str, type[Match]] = {
         RecentMatch,
         SetMatch,
         NfacctMatch,
+        PhysdevMatch,  # written by kube-proxy's IPVS mode
+        IpvsMatch,
     )
 }
 
