@@ -260,10 +260,14 @@
     this.labelText.textContent = label.text;
     var width = this.labelText.getComputedTextLength ? this.labelText.getComputedTextLength() : 90;
     this.labelBox.setAttribute("width", Math.ceil(width + 16));
-    // Keep the label inside the drawing near the right edge.
-    var flip = this.at && this.at.x + width + 30 > 1000;
+    // The label rides above the hook box the token is in (clear of the table names), and
+    // stays inside the drawing at both edges.
+    var at = this.at || { x: 0, y: 0 };
+    var top = frame.kind === "step" && X[frame.step.hook] ? this.hookBox(frame.step.hook).y
+      : at.y - 12;
+    var left = Math.max(4, Math.min(996 - width - 16, at.x - (width + 16) / 2));
     this.labelBox.parentNode.setAttribute("transform",
-      flip ? "translate(" + (-width - 30) + ",-30)" : "translate(14,-30)");
+      "translate(" + (left - at.x) + "," + (top - 28 - at.y) + ")");
   };
 
   window.KubeProxyPlayerDiagram = { Diagram: Diagram, HOOK_TABLES: HOOK_TABLES };

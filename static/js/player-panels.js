@@ -106,6 +106,7 @@
   function renderStack(player, frame, list) {
     var s = player.s;
     list.textContent = "";
+    if (frame.kind === "end") return renderVisits(player, list);
     var stack = frame.kind === "step" ? player.stackAt[frame.index] : [];
     if (!stack.length) { list.appendChild(h("li", "stack-empty", s["stack.empty"])); return; }
     stack.forEach(function (f, i) {
@@ -113,11 +114,27 @@
       var name = h("code", "stack-chain", f.chain);
       li.appendChild(h("span", "stack-table", f.table));
       li.appendChild(name);
+      li.appendChild(h("span", "break"));
       var where = f.kind === "policy" ? s["stack.policy"] : f.kind === "return" ? s["stack.end"]
         : fmt(s["stack.rule"], { n: f.rule, total: f.total === null ? "?" : f.total });
       var walked = f.kind === "rule" ? f.rule : (f.total === null ? f.rule : f.total);
       li.appendChild(h("span", "stack-where", where));
       li.appendChild(h("span", "stack-walked", fmt(s["stack.walked"], { n: walked })));
+      list.appendChild(li);
+    });
+  }
+
+  // After the last step: every chain visit and the rules walked in it (the cost of the path).
+  function renderVisits(player, list) {
+    var s = player.s;
+    list.appendChild(h("li", "stack-empty", s["stack.visits"]));
+    (player.trace.chain_visits || []).forEach(function (v) {
+      var li = h("li", "stack-frame visit");
+      li.appendChild(h("span", "stack-table", v.hook + " · " + v.table));
+      li.appendChild(h("span", "stack-walked",
+        fmt(s["stack.walked"], { n: v.rules_evaluated }) + " / " + v.rules_total));
+      li.appendChild(h("span", "break"));
+      li.appendChild(h("code", "stack-chain", v.chain));
       list.appendChild(li);
     });
   }

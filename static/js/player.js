@@ -112,7 +112,7 @@
     this.diagram = svg && new window.KubeProxyPlayerDiagram.Diagram(svg, this.trace, this.s,
       { reducedMotion: this.reduced, tables: this.trace.tables });
     this.renderBranches();
-    this.rebuild(0);
+    this.rebuild(-1);
   };
 
   // Each routing decision is shown with the first step after the hook it follows.
