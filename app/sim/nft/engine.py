@@ -283,6 +283,24 @@ def summarize(branches: list[Branch]) -> list[dict[str, Any]]:
     ]
 
 
+_NFT_VERDICTS = {"DNAT": "accept", "MASQUERADE": "accept", "REJECT": "drop"}
+
+
+def kernel_view(trace: Trace) -> list[tuple[str, int | None, str, str]]:
+    """(chain, rule position, kind, verdict) as `nft monitor trace` reports them: matched
+    rules and policies; NAT statements accept and `reject` drops (nft_reject sets NF_DROP);
+    the end of a regular chain is not reported."""
+    view = []
+    for step in trace.steps:
+        if step.kind == "policy":
+            view.append((step.chain, None, "policy", step.verdict.lower()))
+        elif step.kind == "rule" and step.matched:
+            word, _, target = step.verdict.partition(":")
+            verdict = f"{word.lower()} {target}" if target else word.lower()
+            view.append((step.chain, step.rule, "rule", _NFT_VERDICTS.get(word, verdict)))
+    return view
+
+
 def trace_json(
     ruleset_text: str,
     packet: dict,

@@ -340,7 +340,8 @@ def _set_commands(where: str, kind: str, name: str, body: list[str]) -> list[tup
             elements = " ".join(body[j:])[len("elements = ") :]
             break
         spec.append(line)
-    out = [(_ORDER.index(kind), f"add {kind} {where} {name} {{ {' ; '.join(spec)} ; }}")]
+    # sets and maps keep their relative order (the listing's creation order)
+    out = [(_ORDER.index("set"), f"add {kind} {where} {name} {{ {' ; '.join(spec)} ; }}")]
     if elements:
         out.append((_ORDER.index("element"), f"add element {where} {name} {elements}"))
     return out
