@@ -12,6 +12,7 @@ from app.sim.netfilter.model import Rule, Ruleset
 from app.sim.netfilter.render import SAVE_TABLE_ORDER, ordered_chains, rule_line
 
 #: "Show as" formats of the rules view: the lab's fmt name -> the command it mirrors.
+SHORT_FORMATS = {"save": "iptables-save", "list": "iptables -L -n -v", "spec": "iptables -S"}
 RULE_FORMATS = {
     "save": "iptables-save",
     "list": "iptables -L -n -v --line-numbers",
