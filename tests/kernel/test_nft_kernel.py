@@ -49,6 +49,8 @@ def generated_cluster(seed: int) -> dict[str, Any]:
             "masqueradeAll": rng.random() < 0.15,
             "localDetector": {"mode": "ClusterCIDR", "cidr": "10.244.0.0/16"},
             "serviceCIDRs": SERVICE_CIDR,
+            # a zero CIDR: NodePorts on every local address (`fib daddr type local`)
+            "nodePortAddresses": ["0.0.0.0/0"] if rng.random() < 0.3 else [],
         },
         "services": services,
         "endpointSlices": slices,
