@@ -60,7 +60,7 @@ def rules_context(lab: Lab, state: PageState, lang: str, t: Any) -> dict[str, An
     node = _rules_node(lab, state)
     ruleset = lab.ruleset(node)
     tree = views.rules_tree(ruleset, views.hits(state.traces))
-    formats = [("tree", t("lab.rules.tree"))] + list(views.SHORT_FORMATS.items())
+    formats = [("tree", t("lab.rules.tree")), *views.SHORT_FORMATS.items()]
     fmt = state.fmt if state.fmt in views.RULE_FORMATS else "tree"
     total = sum(len(c["rules"]) for table in tree for c in table["chains"])
     return {
