@@ -15,7 +15,7 @@ from app.sim.node import Node
 from app.sim.packet import Packet
 
 BASE = """\
-add table ip kube-proxy
+add table ip kp
 add map ip kp service-ips { type ipv4_addr . inet_proto . inet_service : verdict ; }
 add map ip kp no-endpoints { type ipv4_addr . inet_proto . inet_service : verdict ; }
 add set ip kp affinity-a { type ipv4_addr ; flags dynamic,timeout ; timeout 10s ; }
