@@ -77,7 +77,7 @@
     this.yL = this.yU + this.hU + 74;
     this.cU = this.yU + this.hU / 2;
     this.cL = this.yL + this.hL / 2;
-    this.height = this.yL + this.hL + 40;
+    this.height = this.yL + this.hL + 30;
   };
 
   Diagram.prototype.draw = function () {
