@@ -22,12 +22,13 @@ import yaml
 
 from app.cli import Command, UsageError, register
 from app.sim.kubeproxy.iptables import render_restore
+from app.sim.kubeproxy.ipvs_cli import render_ipvs_text
 from app.sim.kubeproxy.options import StateError
 from app.sim.kubeproxy.save import render_save
 from app.sim.kubeproxy.state import ProxyState
 
 MODES = ("iptables", "nftables", "ipvs", "userspace")
-IMPLEMENTED = ("iptables",)
+IMPLEMENTED = ("iptables", "ipvs")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -85,6 +86,11 @@ def render_text(
     """The text `render` prints for an already loaded cluster."""
     if mode not in IMPLEMENTED:
         raise UsageError(f"mode {mode} is not implemented yet")
+    if mode == "ipvs":
+        try:
+            return render_ipvs_text(data, step)
+        except StateError as err:
+            raise UsageError(str(err)) from None
     try:
         state = ProxyState.from_dict(data)
         result = render_restore(state)
