@@ -174,3 +174,20 @@ def test_axe_finds_no_serious_violations(page: Page, scheme: str) -> None:
         if v["impact"] in ("serious", "critical")
     ]
     assert serious == [], serious
+
+
+def test_a_thousand_requests_draw_the_load_chart(
+    page: Page, screenshot: Shot, browser_errors: list[str]
+) -> None:
+    page.goto("/lab?lang=en")
+    panel = page.locator(".loadchart-panel")
+    if panel.count() == 0:
+        pytest.skip("this build has no load chart partial")
+    panel.locator('input[name="count"]').fill("1000")
+    panel.get_by_role("button").first.click()
+    rows = panel.locator(".loadchart-table tbody tr")
+    expect(rows).to_have_count(2, timeout=20_000)
+    expect(panel.locator(".loadchart svg").first).to_be_visible(timeout=20_000)
+    panel.scroll_into_view_if_needed()
+    screenshot(page, "lab-en-load-chart-1280x720")
+    assert browser_errors == []

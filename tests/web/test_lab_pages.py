@@ -156,8 +156,31 @@ def test_another_session_cannot_act_on_a_lab(client: TestClient) -> None:
         ("do", {"scenario": "no-such-scenario"}),
         ("do", {"mode": "no-such-mode"}),
         ("import", {"dump": "*nat\n-A BROKEN\n"}),
+        ("load", {"from": "pod/\u202e", "to": "svc/x:1", "count": "abc"}),
+        ("load", {"from": "external", "to": "10.97.139.74:8080", "count": "-1"}),
     ],
 )
 def test_hostile_forms_never_answer_500(client: TestClient, path: str, data: dict) -> None:
     lab_id, _ = _open(client)
     assert client.post(f"/lab/{lab_id}/{path}", data=data).status_code < 500
+
+
+def test_the_load_chart_compares_observed_and_expected_shares(client: TestClient) -> None:
+    lab_id, version = _open(client)
+    form = {"from": "external", "to": "10.97.139.74:8080", "count": "400", "version": version}
+    answer = client.post(f"/lab/{lab_id}/load", data=form)
+    assert answer.status_code == 200
+    assert 'id="loadchart-result"' in answer.text and "data-figure" in answer.text
+    rows = re.findall(r"<code>(10\.244\.1\.13[78]:8080)</code></th><td>(\d+)</td>", answer.text)
+    assert {endpoint for endpoint, _ in rows} == {"10.244.1.137:8080", "10.244.1.138:8080"}
+    assert sum(int(n) for _, n in rows) == 400
+    assert answer.text.count("50.0%") == 2  # both expected shares, from the rules' cascade
+    assert int(_version(answer.text)) == int(version) + 1
+
+
+def test_the_load_chart_refuses_more_than_10000_requests(client: TestClient) -> None:
+    lab_id, version = _open(client)
+    form = {"from": "external", "to": "10.97.139.74:8080", "count": "10001", "version": version}
+    answer = client.post(f"/lab/{lab_id}/load", data=form)
+    assert answer.status_code == 200 and "10000" in answer.text
+    assert "data-figure" not in answer.text

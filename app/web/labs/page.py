@@ -19,7 +19,8 @@ from app.web.labs import views
 from app.web.labs.service import Opened
 
 PLAYER_TEMPLATE = ROOT / "templates" / "partials" / "player.html"
-PLAYER_ASSETS = {"css": ("css/player.css",), "js": ("js/player.js",)}
+PLAYER_ASSETS = {"css": ("css/player.css",), "js": ("js/player.js", "js/loadchart.js")}
+LOADCHART_TEMPLATE = ROOT / "templates" / "partials" / "loadchart.html"
 SMALL_RULESET = 60  # rules: under this, every chain with rules starts open
 
 
@@ -125,6 +126,7 @@ def context(opened: Opened, state: PageState, lang: str, t: Any, **extra: Any) -
         "request_count": state.request_count,
         "request_error": state.request_error,
         "has_player": PLAYER_TEMPLATE.exists(),
+        "has_loadchart": LOADCHART_TEMPLATE.exists(),
         "player_css": _assets("css"),
         "player_js": _assets("js"),
         "changes": views.sync_changes(state.sync),

@@ -18,11 +18,13 @@ from starlette.responses import Response
 
 from app.sim.lab import LabError, complete
 from app.store.models import Lab as LabRow
+from app.web.charts import endpoint_distribution_figure, endpoint_table
 from app.web.deps import EngineDep, LangDep, TranslatorDep
 from app.web.labs import repo, service
 from app.web.labs.identity import caller, remember
 from app.web.labs.page import PageState, context
 from app.web.labs.service import Opened
+from app.web.labs.shares import expected_shares
 from app.web.templating import render
 
 router = APIRouter(tags=["lab pages"], include_in_schema=False)
@@ -51,10 +53,11 @@ def _update(
     lang: str,
     t: TranslatorDep,
     status: int = 200,
+    template: str = "partials/lab_update.html",
     **flags: object,
 ) -> Response:
     ctx = context(opened, state, lang, t, **flags)
-    return render(request, "partials/lab_update.html", status_code=status, **ctx)
+    return render(request, template, status_code=status, **ctx)
 
 
 def _perform(
@@ -66,6 +69,7 @@ def _perform(
     t: TranslatorDep,
     action: Callable[[Opened], PageState],
     extra: dict[str, object],
+    template: str = "partials/lab_update.html",
 ) -> Response:
     """Open the lab, check the form's version, act, save; answer with the updated fragments."""
     try:
@@ -74,7 +78,7 @@ def _perform(
         return HTMLResponse(t("lab.error.not_found"), status_code=404)
     if version is not None and version != opened.row.version:
         state = PageState(error_notice=t("lab.error.conflict"), conflict=True)
-        return _update(request, opened, state, lang, t, status=409)
+        return _update(request, opened, state, lang, t, status=409, template=template)
     try:
         service.rate(engine, opened)
         before = opened.lab.to_data()
@@ -84,16 +88,16 @@ def _perform(
             repo.save(engine, opened.row, after)
     except service.RateLimited as error:
         state = PageState(error_notice=t("lab.limit.rate", limit=str(service.COMMANDS_PER_MINUTE)))
-        response = _update(request, opened, state, lang, t, status=429)
+        response = _update(request, opened, state, lang, t, status=429, template=template)
         response.headers["Retry-After"] = str(error.retry_after)
         return response
     except service.LimitError as error:
         state = PageState(error_notice=t(error.key, **{k: str(v) for k, v in error.values.items()}))
-        return _update(request, opened, state, lang, t, status=422)
+        return _update(request, opened, state, lang, t, status=422, template=template)
     except repo.Conflict:
         state = PageState(error_notice=t("lab.error.conflict"), conflict=True)
-        return _update(request, opened, state, lang, t, status=409)
-    return _update(request, opened, state, lang, t, **extra)
+        return _update(request, opened, state, lang, t, status=409, template=template)
+    return _update(request, opened, state, lang, t, template=template, **extra)
 
 
 def _console(opened: Opened, line: str, lang: str) -> tuple[object, PageState]:
@@ -372,3 +376,41 @@ def fork(request: Request, token: str, engine: EngineDep) -> Response:
     response = RedirectResponse("/lab", status_code=303)
     remember(response, who)
     return response
+
+
+@router.post("/lab/{lab_id}/load", response_class=HTMLResponse)
+def send_load(
+    request: Request,
+    lab_id: str,
+    engine: EngineDep,
+    lang: LangDep,
+    t: TranslatorDep,
+    source: Annotated[str, Form(alias="from", max_length=256)] = "external",
+    to: Short = "",
+    count: Annotated[int, Form()] = 1000,
+    version: Version = None,
+) -> Response:
+    """Send up to 10,000 requests and chart where they went against the rules' shares."""
+    extra: dict[str, object] = {}
+
+    def action(opened: Opened) -> PageState:
+        try:
+            service.check_count(count)
+            answer = opened.lab.request(source, to, "tcp", count)
+            expected = expected_shares(opened.lab, source, to, "tcp")
+        except service.LimitError as error:
+            extra["load_error"] = t(error.key, **{k: str(v) for k, v in error.values.items()})
+            return PageState()
+        except LabError as error:
+            extra["load_error"] = error.text(lang)
+            return PageState()
+        counts = dict(answer["endpoints"])
+        if answer.get("failed"):
+            counts[""] = sum(answer["failed"].values())  # the chart's "no endpoint" bar
+        extra["figure"] = endpoint_distribution_figure(counts, expected, lang)
+        extra["rows"] = endpoint_table(counts, expected, lang)
+        return PageState(traces=answer["traces"][:1], node=answer["traces"][0].get("node"))
+
+    return _perform(
+        request, engine, lab_id, version, lang, t, action, extra, template="partials/lab_load.html"
+    )
