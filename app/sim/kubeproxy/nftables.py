@@ -20,6 +20,7 @@ Sync behaviour (kube-proxy-facts §3):
 from __future__ import annotations
 
 import copy
+import gc
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -93,6 +94,25 @@ def render_nftables(
 ) -> NftSync:
     """One sync (see the module docstring). `preexisting` is a table already on the node
     before the first sync (kube-proxy restarted)."""
+    # A sync allocates hundreds of thousands of small objects that all stay alive: the
+    # cyclic collector would rescan them over and over for nothing.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _sync(state, previous, now, full, tuple(service_cidrs), preexisting)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _sync(
+    state: ProxyState,
+    previous: NftSync | None,
+    now: float,
+    full: bool | None,
+    service_cidrs: tuple[str, ...],
+    preexisting: Table | None,
+) -> NftSync:
     ctx = NftContext(state.options, state.node)
     family = "ip6" if state.options.ipv6 else "ip"
     if previous is not None:
@@ -103,7 +123,7 @@ def render_nftables(
     cleanup = _delete_stale(table, stale, now)
     tx = _Tx(table)
     if full:
-        fixed.setup(tx, ctx, tuple(service_cidrs))
+        fixed.setup(tx, ctx, service_cidrs)
     rules = {
         f"{key}:{pe.port.port_name}": render_port(pe, ctx)
         for key, view in state.views.items()

@@ -8,12 +8,11 @@ readable name + `-` + the readable name (servicePortChainNameBase).
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import re
-from base64 import b32encode
 from dataclasses import dataclass, field
 
+from app.sim.kubeproxy.names import proto_hash
 from app.sim.kubeproxy.options import NodeInfo, ProxyOptions
 from app.sim.kubeproxy.service import Endpoint, PortEndpoints, ServicePort
 from app.sim.kubeproxy.topology import categorize
@@ -41,8 +40,7 @@ def is_service_chain(name: str) -> bool:
 
 def name_base(readable: str) -> str:
     """`HASH8-readable`, HASH8 = base32(SHA-256(readable))[:8] (hashAndTruncate)."""
-    digest = b32encode(hashlib.sha256(readable.encode()).digest()).decode()[:8]
-    base = f"{digest}-{readable}"
+    base = f"{proto_hash(readable)[:8]}-{readable}"
     return base if len(base) <= _NAME_MAX else base[: _NAME_MAX - 3] + "..."
 
 

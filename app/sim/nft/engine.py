@@ -38,13 +38,19 @@ MAX_BRANCHES = 4096
 
 def base_chains(ruleset: Ruleset, hook: str) -> list[tuple[Table, NftChain]]:
     """The base chains at `hook`, in the order the kernel runs them."""
-    found = [
-        (table, chain)
-        for table in ruleset.tables.values()
-        for chain in table.chains.values()
-        if chain.hook == hook
-    ]
-    return sorted(found, key=lambda item: item[1].priority)
+    found = [(table, chain) for table in ruleset.tables.values() for chain in _bases(table)]
+    return sorted((item for item in found if item[1].hook == hook), key=lambda i: i[1].priority)
+
+
+def _bases(table: Table) -> list[NftChain]:
+    """A table's base chains, remembered on the table until a chain is added (a new handle)
+    or deleted: a kube-proxy table has tens of thousands of regular chains."""
+    stamp = (table.next_handle, len(table.chains))
+    cached = table.base_cache
+    if cached is None or cached[0] != stamp:
+        cached = (stamp, [c for c in table.chains.values() if c.is_base])
+        table.base_cache = cached
+    return cached[1]
 
 
 def trace_packet(

@@ -132,6 +132,10 @@ class Table:
     sets: dict[str, NftSet] = field(default_factory=dict)
     chains: dict[str, NftChain] = field(default_factory=dict)
     next_handle: int = 1
+    # (stamp, base chains) kept by the engine; see engine._bases
+    base_cache: tuple[tuple[int, int], list[NftChain]] | None = field(
+        default=None, repr=False, compare=False
+    )
 
     def take_handle(self) -> int:
         handle = self.next_handle
