@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from starlette.responses import Response
+from starlette.routing import Match
 
 from app.web.i18n import HTML_LANG, LANGUAGES, translate
 
@@ -32,7 +33,14 @@ def make_templates(directory: Path) -> Jinja2Templates:
 
 
 def _served_paths(request: Request) -> set[str]:
-    return {getattr(route, "path", "") for route in request.app.routes}
+    # Ask each route whether it answers a GET of the path: routers that FastAPI includes
+    # lazily (0.165's _IncludedRouter) carry no `path` attribute of their own.
+    served = set()
+    for path, _key in NAV:
+        scope = {"type": "http", "path": path, "method": "GET", "root_path": "", "app": request.app}
+        if any(route.matches(scope)[0] == Match.FULL for route in request.app.routes):
+            served.add(path)
+    return served
 
 
 def url_with(request: Request, **params: str) -> str:

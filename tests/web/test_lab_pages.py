@@ -184,3 +184,10 @@ def test_the_load_chart_refuses_more_than_10000_requests(client: TestClient) -> 
     answer = client.post(f"/lab/{lab_id}/load", data=form)
     assert answer.status_code == 200 and "10000" in answer.text
     assert "data-figure" not in answer.text
+
+
+def test_the_navigation_leads_to_the_lab(client: TestClient) -> None:
+    home = client.get("/?lang=en").text
+    assert '<a href="/lab"' in home
+    lab = client.get("/lab").text
+    assert '<a href="/lab" aria-current="page">' in lab
