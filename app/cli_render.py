@@ -23,12 +23,13 @@ import yaml
 from app.cli import Command, UsageError, register
 from app.sim.kubeproxy.iptables import render_restore
 from app.sim.kubeproxy.ipvs_cli import render_ipvs_text
+from app.sim.kubeproxy.nftables_cli import render_nftables_text
 from app.sim.kubeproxy.options import StateError
 from app.sim.kubeproxy.save import render_save
 from app.sim.kubeproxy.state import ProxyState
 
 MODES = ("iptables", "nftables", "ipvs", "userspace")
-IMPLEMENTED = ("iptables", "ipvs")
+IMPLEMENTED = ("iptables", "ipvs", "nftables")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -89,6 +90,11 @@ def render_text(
     if mode == "ipvs":
         try:
             return render_ipvs_text(data, step)
+        except StateError as err:
+            raise UsageError(str(err)) from None
+    if mode == "nftables":  # `nft list table ip kube-proxy`; --canonical: knftables' Dump
+        try:
+            return render_nftables_text(data, step, canonical)
         except StateError as err:
             raise UsageError(str(err)) from None
     try:

@@ -66,7 +66,7 @@ def test_canonical_sorts_like_upstream_tests(tmp_path: Path, capsys) -> None:
     assert out.startswith("*filter\n:KUBE-NODEPORTS - [0:0]\n:KUBE-SERVICES - [0:0]\n")
 
 
-@pytest.mark.parametrize("mode", ["nftables", "userspace"])
+@pytest.mark.parametrize("mode", ["userspace"])
 def test_other_modes_say_not_implemented(tmp_path: Path, capsys, mode: str) -> None:
     assert main(["render", "--cluster", _write(tmp_path, CLUSTER), "--mode", mode]) == 2
     assert f"mode {mode} is not implemented yet" in capsys.readouterr().err
