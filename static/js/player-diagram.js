@@ -12,13 +12,18 @@
   var SVG = "http://www.w3.org/2000/svg";
   // Tables per hook, in priority order (kernel-facts.md §5.2/5.3; nat is DNAT at -100 on
   // PREROUTING/OUTPUT and SNAT at +100 on INPUT/POSTROUTING).
+  // The IPVS director is drawn as a pseudo-table where ip_vs_core.c registers it: LOCAL_IN
+  // at 99 (between filter and nat INPUT), LOCAL_OUT at -98 (after nat OUTPUT).
   var HOOK_TABLES = {
     PREROUTING: ["raw", "mangle", "nat"],
-    INPUT: ["mangle", "filter", "nat", "security"],
+    INPUT: ["mangle", "filter", "ipvs", "nat", "security"],
     FORWARD: ["mangle", "filter", "security"],
-    OUTPUT: ["raw", "mangle", "nat", "filter", "security"],
+    OUTPUT: ["raw", "mangle", "nat", "ipvs", "filter", "security"],
     POSTROUTING: ["mangle", "nat"]
   };
+
+  // A step's place in a hook: its table, or "ipvs" for the director's decision.
+  function tableOf(step) { return step.table || (step.kind === "ipvs" ? "ipvs" : ""); }
   var BOX_W = 176, HEAD = 32, PILL_H = 26, GAP = 6, PAD = 12;
   // Centre x of each element; the upper row holds INPUT, the process and OUTPUT.
   var X = { iin: 20, PREROUTING: 140, R1: 282, INPUT: 282, proc: 478, FORWARD: 478,
@@ -45,7 +50,7 @@
   // table the caller says the ruleset holds.
   function tablesOf(trace, extra) {
     var seen = {};
-    (trace.steps || []).forEach(function (s) { seen[s.table] = true; });
+    (trace.steps || []).forEach(function (s) { seen[tableOf(s)] = true; });
     (trace.chain_visits || []).forEach(function (v) { seen[v.table] = true; });
     (extra || []).forEach(function (t) { seen[t] = true; });
     var out = {};
@@ -187,7 +192,7 @@
       if (frame.delivered === "local") return { x: X.proc, y: this.cU };
       return last ? this.pointOf({ kind: "step", step: last }) : { x: X.iin + 4, y: this.cL };
     }
-    var pill = this.pills[frame.step.hook + "/" + frame.step.table];
+    var pill = this.pills[frame.step.hook + "/" + tableOf(frame.step)];
     return pill ? { x: pill.x, y: pill.y } : { x: X[frame.step.hook] || 500, y: this.cL };
   };
 
@@ -207,6 +212,7 @@
       "iin>PREROUTING": [{ x: X.PREROUTING - BOX_W / 2, y: this.cL }],
       "INPUT>proc": [{ x: X.INPUT + BOX_W / 2, y: this.cU }],
       "proc>OUTPUT": [{ x: X.OUTPUT - BOX_W / 2, y: this.cU }],
+      "INPUT>OUTPUT": [{ x: X.INPUT + BOX_W / 2, y: this.cU }, { x: X.OUTPUT - BOX_W / 2, y: this.cU }],
       "OUTPUT>POSTROUTING": [{ x: X.OUTPUT + BOX_W / 2, y: this.cU }, R2,
                              { x: X.R2, y: this.yL }],
       "FORWARD>POSTROUTING": [{ x: X.FORWARD + BOX_W / 2, y: this.cL },
@@ -250,7 +256,7 @@
     });
     Object.keys(this.pills).forEach(function (key) {
       var pill = self.pills[key];
-      var active = frame.kind === "step" && key === frame.step.hook + "/" + frame.step.table;
+      var active = frame.kind === "step" && key === frame.step.hook + "/" + tableOf(frame.step);
       pill.g.classList.toggle("active", active);
       pill.g.classList.toggle("visited", counts[key] !== undefined);
       pill.count.textContent = counts[key] ? self.s.rules_short.replace("{n}", counts[key]) : "";
@@ -270,5 +276,5 @@
       "translate(" + (left - at.x) + "," + (top - 28 - at.y) + ")");
   };
 
-  window.KubeProxyPlayerDiagram = { Diagram: Diagram, HOOK_TABLES: HOOK_TABLES };
+  window.KubeProxyPlayerDiagram = { Diagram: Diagram, HOOK_TABLES: HOOK_TABLES, tableOf: tableOf };
 })();

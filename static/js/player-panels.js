@@ -34,7 +34,7 @@
   // ACCEPT-like, DROP-like, NAT, a jump, or a plain continue: the badge's colour.
   function verdictClass(v) {
     v = v || "";
-    if (/^(DNAT|SNAT|MASQUERADE|REDIRECT)$/.test(v)) return "v-nat";
+    if (/^(DNAT|SNAT|MASQUERADE|REDIRECT|IPVS)$/.test(v)) return "v-nat";
     if (/^(DROP|REJECT)$/.test(v)) return "v-drop";
     if (v === "ACCEPT") return "v-accept";
     if (/^(JUMP|GOTO):/.test(v)) return "v-jump";
@@ -115,6 +115,11 @@
       li.appendChild(h("span", "stack-table", f.table));
       li.appendChild(name);
       li.appendChild(h("span", "break"));
+      if (f.kind === "ipvs") {
+        li.appendChild(h("span", "stack-where", "→ " + (f.real || f.verdict)));
+        list.appendChild(li);
+        return;
+      }
       var where = f.kind === "policy" ? s["stack.policy"] : f.kind === "return" ? s["stack.end"]
         : fmt(s["stack.rule"], { n: f.rule, total: f.total === null ? "?" : f.total });
       var walked = f.kind === "rule" ? f.rule : (f.total === null ? f.rule : f.total);
@@ -148,10 +153,11 @@
                                                  total: player.trace.steps.length });
     field("counter").textContent = counter;
     field("hook").textContent = step.hook || "";
-    field("table").textContent = step.table || "";
-    field("chain").textContent = step.chain || "";
+    field("table").textContent = step.table || (step.kind === "ipvs" ? "IPVS" : "");
+    field("chain").textContent = step.chain || step.virtual_server || "";
     field("rule").textContent = frame.kind !== "step" ? "" : step.kind === "policy"
       ? s["step.policy"] : step.kind === "return" ? s["step.return"]
+      : step.kind === "ipvs" ? (step.scheduler || "") + " → " + (step.real_server || "—")
       : fmt(s["step.rule"], { n: step.rule });
     var verdict = field("verdict");
     var v = frame.kind === "end" ? (player.trace.final || {}).verdict : step.verdict;

@@ -31,6 +31,13 @@
   function stacks(steps, visits) {
     var out = [], stack = [], key = null, vi = 0, enter = null;
     steps.forEach(function (s) {
+      if (s.kind === "ipvs") {  // the IPVS director: no chain, a frame of its own
+        key = null;
+        stack = [{ chain: s.virtual_server || "IPVS", table: "ipvs", hook: s.hook,
+                   kind: "ipvs", verdict: s.verdict, real: s.real_server, rule: 0 }];
+        out.push(stack.map(function (f) { return Object.assign({}, f); }));
+        return;
+      }
       var k = s.hook + "/" + s.table, push = false;
       if (k !== key || !stack.length) {
         stack = []; key = k; push = true;
@@ -249,7 +256,7 @@
   Player.prototype.counts = function (frame) {
     var out = {}, steps = this.trace.steps;
     for (var i = 0; i < steps.length && i <= frame.index; i++) {
-      var key = steps[i].hook + "/" + steps[i].table;
+      var key = steps[i].hook + "/" + window.KubeProxyPlayerDiagram.tableOf(steps[i]);
       out[key] = (out[key] || 0) + (steps[i].kind === "rule" ? 1 : 0);
     }
     return out;
