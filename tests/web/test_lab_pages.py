@@ -191,3 +191,42 @@ def test_the_navigation_leads_to_the_lab(client: TestClient) -> None:
     assert '<a href="/lab"' in home
     lab = client.get("/lab").text
     assert '<a href="/lab" aria-current="page">' in lab
+
+
+def test_an_imported_dump_becomes_a_node_requests_can_go_through(client: TestClient) -> None:
+    lab_id, version = _open(client)
+    dump = (
+        "*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+        ":POSTROUTING ACCEPT [0:0]\n"
+        "-A PREROUTING -d 10.96.0.10/32 -p tcp --dport 53"
+        " -j DNAT --to-destination 10.244.1.137:53\n"
+        "COMMIT\n"
+    )
+    imported = client.post(f"/lab/{lab_id}/import", data={"dump": dump, "version": version})
+    assert imported.status_code == 200
+    assert translate("en", "lab.import.done") in imported.text
+    assert '<option value="imported" selected>' in imported.text
+    assert "--to-destination 10.244.1.137:53" in imported.text  # the rules view shows it
+    form = {
+        "source": "external",
+        "to": "10.96.0.10:53",
+        "node": "imported",
+        "version": _version(imported.text),
+    }
+    walked = client.post(f"/lab/{lab_id}/request", data=form)
+    assert walked.status_code == 200
+    trace = re.search(r'id="trace-data">(.*?)</script>', walked.text, re.S).group(1)
+    assert '"node": "imported"' in trace and "10.244.1.137:53" in trace
+
+
+def test_a_broken_dump_shows_iptables_restores_error_under_the_form(client: TestClient) -> None:
+    lab_id, version = _open(client)
+    answer = client.post(
+        f"/lab/{lab_id}/import",
+        data={"dump": "*nat\n-A NOPE -j ACCEPT\nCOMMIT\n", "version": version},
+    )
+    assert answer.status_code == 200
+    error = re.search(
+        r'id="import-err" role="alert" hx-swap-oob="true">(.*?)</p>', answer.text, re.S
+    )
+    assert error and "iptables-restore" in error.group(1)

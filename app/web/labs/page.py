@@ -38,6 +38,7 @@ class PageState:
     request_to: str = ""
     request_from: str = ""
     request_count: int = 1
+    request_node: str = ""
 
 
 def _assets(kind: str) -> list[str]:
@@ -124,6 +125,8 @@ def context(opened: Opened, state: PageState, lang: str, t: Any, **extra: Any) -
         "request_to": state.request_to or (targets[0] if targets else ""),
         "request_from": state.request_from,
         "request_count": state.request_count,
+        "request_node": state.request_node,
+        "imported_nodes": [name for name, world in lab.nodes.items() if world.imported],
         "request_error": state.request_error,
         "has_player": PLAYER_TEMPLATE.exists(),
         "has_loadchart": LOADCHART_TEMPLATE.exists(),

@@ -105,11 +105,21 @@ def run_line(engine: Engine, opened: Opened, line: str, lang: str) -> Any:
     return act(engine, opened, lambda lab: lab.run(line, lang), changed=False)
 
 
-def send(engine: Engine, opened: Opened, src: str, dst: str, proto: str, count: int) -> Any:
+def send(
+    engine: Engine,
+    opened: Opened,
+    src: str,
+    dst: str,
+    proto: str,
+    count: int,
+    node: str | None = None,
+) -> Any:
     """Send `count` packets: conntrack and counters move, so the lab is saved."""
     check_count(count)
     rate(engine, opened)
-    return act(engine, opened, lambda lab: lab.request(src, dst, proto, count), changed=True)
+    return act(
+        engine, opened, lambda lab: lab.request(src, dst, proto, count, node=node), changed=True
+    )
 
 
 __all__ = ["LabError", "Opened", "new_lab", "open_lab", "run_line", "send"]

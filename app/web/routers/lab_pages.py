@@ -260,16 +260,17 @@ def send_request(
     to: Short = "",
     proto: Short = "tcp",
     count: Annotated[int, Form()] = 1,
+    node: Short = "",
     version: Version = None,
 ) -> Response:
     """Send packets from the form and hand the first trace to the player."""
     extra: dict[str, object] = {"refresh": True, "refresh_player": True}
 
     def action(opened: Opened) -> PageState:
-        base = PageState(request_to=to, request_from=source, request_count=count)
+        base = PageState(request_to=to, request_from=source, request_count=count, request_node=node)
         try:
             service.check_count(count)
-            answer = opened.lab.request(source, to, proto, count)
+            answer = opened.lab.request(source, to, proto, count, node=node or None)
         except service.LimitError as error:
             base.request_error = t(error.key, **{k: str(v) for k, v in error.values.items()})
             return base
@@ -304,7 +305,13 @@ def import_dump(
             extra["form_error"] = {"id": "import-err", "message": result.error.strip()}
             return PageState()
         extra["refresh"] = True
-        return PageState(info_notice=result.output.strip() or t("lab.import.done"))
+        extra["refresh_player"] = True
+        imported = [name for name, world in opened.lab.nodes.items() if world.imported]
+        return PageState(
+            info_notice=result.output.strip() or t("lab.import.done"),
+            node=imported[-1] if imported else None,
+            request_node=imported[-1] if imported else "",
+        )
 
     return _perform(request, engine, lab_id, version, lang, t, action, extra)
 

@@ -75,6 +75,9 @@ class RequestIn(BaseModel):
     )
     proto: str = Field("tcp", pattern="^(tcp|udp)$")
     count: int = Field(1, ge=1, le=service.COUNT_LIMIT)
+    node: Annotated[str, Clean] | None = Field(
+        None, max_length=64, description="Trace through this node (e.g. an imported one)"
+    )
 
 
 class RequestOut(BaseModel):
@@ -159,6 +162,9 @@ def send_request(
     """Send `count` packets from `from` to `to` and trace each through the node's rules."""
     opened = _open(request, engine, lab_id, t)
     answer = _guarded(
-        t, lambda: service.send(engine, opened, body.source, body.to, body.proto, body.count)
+        t,
+        lambda: service.send(
+            engine, opened, body.source, body.to, body.proto, body.count, body.node
+        ),
     )
     return RequestOut(traces=answer["traces"], endpoints=answer["endpoints"])
