@@ -149,7 +149,6 @@ def _write(
     tx: _Tx, rules: dict[str, PortRules], changed: set[str] | None, stale: dict, now: float
 ) -> None:
     table, where = tx.table, tx.where
-    active = {chain for r in rules.values() for chain in r.chains}
     sets = {name: spec for r in rules.values() for name, spec in r.sets.items()}
     for name, spec in sets.items():
         if name not in table.sets:
@@ -161,27 +160,35 @@ def _write(
     rewrite += [
         r for r in rules.values() if any(c in stale or c not in table.chains for c in r.chains)
     ]
-    rewrite = list({id(r): r for r in rewrite}.values())
-    done: set[str] = set()
+    _write_chains(tx, list({id(r): r for r in rewrite}.values()), stale)
+    _sync_elements(tx, rules)
+    active = {chain for r in rules.values() for chain in r.chains}
+    _retire(tx, active, set(sets), stale, now)
+
+
+def _write_chains(tx: _Tx, rewrite: list[PortRules], stale: dict[str, float]) -> None:
+    """Every chain first (rules may goto a chain written later), then their rules."""
     for r in rewrite:
         for chain in r.chains:
-            tx.run(f"add chain {where} {chain}")
-            tx.run(f"flush chain {where} {chain}")
+            tx.run(f"add chain {tx.where} {chain}")
+            tx.run(f"flush chain {tx.where} {chain}")
     for r in rewrite:
         for chain, texts in r.chains.items():
-            if chain not in done:
-                done.add(chain)
-                stale.pop(chain, None)
-                for text in texts:
-                    tx.run(f"add rule {where} {chain} {text}")
-    _sync_elements(tx, rules)
-    for name in list(table.chains):
+            stale.pop(chain, None)
+            for text in texts:
+                tx.run(f"add rule {tx.where} {chain} {text}")
+
+
+def _retire(tx: _Tx, active: set[str], sets: set[str], stale: dict, now: float) -> None:
+    """Flush service chains no longer used (deleted after STALE_CHAIN_DELAY) and delete
+    affinity sets no longer used."""
+    for name in list(tx.table.chains):
         if is_service_chain(name) and name not in active and name not in stale:
-            tx.run(f"flush chain {where} {name}")
+            tx.run(f"flush chain {tx.where} {name}")
             stale[name] = now
-    for name in list(table.sets):
+    for name in list(tx.table.sets):
         if name.startswith(AFFINITY_PREFIX) and name not in sets:
-            tx.run(f"delete set {where} {name}")
+            tx.run(f"delete set {tx.where} {name}")
 
 
 def _sync_elements(tx: _Tx, rules: dict[str, PortRules]) -> None:

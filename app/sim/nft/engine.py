@@ -80,7 +80,16 @@ def trace_packet(
 class _Run:
     """The state of one packet on its way through the node."""
 
-    def __init__(self, ruleset, packet, node, conntrack, rng, clock, matched_only) -> None:
+    def __init__(
+        self,
+        ruleset: Ruleset,
+        packet: Packet,
+        node: Node,
+        conntrack: Conntrack | None,
+        rng: random.Random,
+        clock: float,
+        matched_only: bool,
+    ) -> None:
         self.ruleset, self.packet, self.node = ruleset, packet, node
         self.conntrack, self.rng, self.clock = conntrack, rng, clock
         self.matched_only = matched_only
