@@ -52,15 +52,16 @@ def endpoint_distribution_figure(
         customdata=[[c, w] for c, w in zip(counts, wanted, strict=True)],
         hovertemplate=translate(lang, "chart.hover") + "<extra></extra>",
         text=[f"{share:.1%}" for share in observed],
-        textposition="outside",
-        cliponaxis=False,
+        textposition="inside",
+        insidetextanchor="end",
+        textfont={"color": "#ffffff"},
     )
     markers = go.Scatter(
         x=labels,
         y=wanted,
         name=expected_name,
         mode="markers",
-        marker={"symbol": "line-ew", "size": 44, "line": {"width": 4, "color": EXPECTED_COLOR}},
+        marker={"symbol": "line-ew", "size": 72, "line": {"width": 4, "color": EXPECTED_COLOR}},
         hovertemplate=expected_name + ": %{y:.1%}<extra></extra>",
     )
     layout = go.Layout(

@@ -26,7 +26,9 @@
     var layout = Object.assign({}, figure.layout);
     layout.font = Object.assign({}, layout.font, { color: v("--text", "#1a2030") });
     (figure.data || []).forEach(function (trace) {
-      if (trace.type === "bar") trace.marker = Object.assign({}, trace.marker, { color: v("--accent", "#3b55d9") });
+      if (trace.type !== "bar") return;
+      trace.marker = Object.assign({}, trace.marker, { color: v("--accent", "#3b55d9") });
+      trace.textfont = Object.assign({}, trace.textfont, { color: v("--accent-text", "#fff") });
     });
     return layout;
   }

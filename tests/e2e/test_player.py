@@ -297,3 +297,25 @@ def test_an_ipvs_trace_shows_the_director_where_the_kernel_runs_it(
     page.keyboard.press("End")
     expect(page.locator('[data-field="verdict"]')).to_have_text(trace["final"]["verdict"])
     assert browser_errors == []
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_sending_many_requests_draws_the_load_chart(
+    page: Page, lang: str, browser_errors: list[str], screenshot: Shot
+) -> None:
+    _open(page, lang)
+    page.locator('input[name="count"]').fill("400")
+    page.get_by_role("button", name=translate(lang, "loadchart.submit")).click()
+    plot = page.locator(".loadchart-plot")
+    expect(plot.locator(".main-svg").first).to_be_visible(timeout=20_000)
+    assert page.evaluate("window.Plotly && Plotly.version") == "4.1.1"  # the vendored copy
+    expect(plot.locator(".bars .point")).to_have_count(2)
+    expect(plot.locator(".gtitle")).to_have_text(translate(lang, "chart.title", n="400"))
+    rows = page.locator(".loadchart-table tbody tr")
+    expect(rows).to_have_count(2)
+    counts = [int(c) for c in rows.locator("td:nth-child(2)").all_inner_texts()]
+    assert sum(counts) == 400 and all(100 < c < 300 for c in counts)
+    assert rows.locator("td:nth-child(4)").all_inner_texts() == ["50.0%", "50.0%"]
+    page.locator(".loadchart-panel").scroll_into_view_if_needed()
+    screenshot(page, f"player-loadchart-{lang}-1280x720")
+    assert browser_errors == []

@@ -18,14 +18,24 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 from starlette.responses import Response
 
+from app.web.charts import endpoint_distribution_figure, endpoint_table
 from app.web.i18n import translate
 from app.web.templating import render
 from app.web.trace_form import DEFAULTS, RULESET_LIMIT, Outcome, run
+from app.web.trace_load import send
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 #: Percent-encoding can triple a paste: beyond this the body is not read at all.
 BODY_LIMIT = 3 * RULESET_LIMIT + 16 * 1024
 FORM_TYPE = "application/x-www-form-urlencoded"
+#: The label of each field whose i18n key is not `trace.field.<name>`.
+_LABELS = {
+    "ruleset": "trace.ruleset",
+    "packet": "trace.packet",
+    "origin": "trace.origin",
+    "proto": "trace.proto",
+    "count": "loadchart.count",
+}
 
 
 @lru_cache(maxsize=1)
@@ -91,3 +101,24 @@ async def trace_submit(request: Request) -> Response:
         return _answer(request, outcome)
     outcome = await run_in_threadpool(run, fields, lang)
     return _answer(request, outcome)
+
+
+@router.post("/trace/load", response_class=HTMLResponse)
+async def trace_load(request: Request) -> Response:
+    """Send the form's packet `count` times (new connections, one seeded random stream) and
+    answer the load chart: observed shares against the branches' probabilities."""
+    lang = request.state.lang
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    fields = await _read_form(request) if kind == FORM_TYPE else {}
+    if fields is None:
+        limit = str(RULESET_LIMIT // 1024)
+        error = translate(lang, "trace.error.body_too_large", limit=limit)
+        return render(request, "partials/loadchart_result.html", load_error=error)
+    load = await run_in_threadpool(send, fields, lang)
+    if load.outcome.errors:
+        name, message = next(iter(load.outcome.errors.items()))
+        error = f"{translate(lang, _LABELS.get(name, f'trace.field.{name}'))}: {message}"
+        return render(request, "partials/loadchart_result.html", load_error=error)
+    figure = endpoint_distribution_figure(load.endpoints, load.expected, lang)
+    rows = endpoint_table(load.endpoints, load.expected, lang)
+    return render(request, "partials/loadchart_result.html", figure=figure, rows=rows)
