@@ -134,3 +134,39 @@ def test_odd_bodies_never_give_a_server_error(client: TestClient) -> None:
         answer = client.post("/trace", content=body, headers={"content-type": kind, **HTMX})
         assert answer.status_code == 200, body
         assert _errors(answer.text), body
+
+
+def _rows(html: str) -> dict[str, int]:
+    found = re.findall(r"<th scope=\"row\"><code>([^<]+)</code></th><td>(\d+)</td>", html)
+    return {endpoint: int(count) for endpoint, count in found}
+
+
+def test_many_requests_split_between_endpoints_the_same_way_for_the_same_seed(
+    client: TestClient,
+) -> None:
+    fields = {**example(), "count": "600"}
+    first = client.post("/trace/load", data=fields, headers=HTMX)
+    assert first.status_code == 200
+    counts = _rows(first.text)
+    assert sorted(counts) == ["10.244.1.137:8080", "10.244.1.138:8080"]
+    assert sum(counts.values()) == 600
+    assert all(200 < n < 400 for n in counts.values())  # about half each (p = 0.5)
+    figure = json.loads(first.text.split("data-figure>", 1)[1].split("</script>", 1)[0])
+    assert figure["data"][1]["y"] == [0.5, 0.5]  # the branches' probabilities
+    assert _rows(client.post("/trace/load", data=fields, headers=HTMX).text) == counts
+    other = client.post("/trace/load", data={**fields, "seed": "7"}, headers=HTMX)
+    assert _rows(other.text) != counts
+
+
+def test_many_requests_refuse_a_bad_count_or_packet_clearly(client: TestClient) -> None:
+    for count in ("0", "10001", "many"):
+        answer = client.post(
+            "/trace/load?lang=en", data={**example(), "count": count}, headers=HTMX
+        )
+        assert answer.status_code == 200
+        assert translate("en", "loadchart.error.count", max="10,000") in answer.text
+    answer = client.post(
+        "/trace/load?lang=zh", data={**example(), "count": "5", "dst": "x"}, headers=HTMX
+    )
+    assert translate("zh", "trace.error.ip") in answer.text
+    assert "data-figure" not in answer.text
