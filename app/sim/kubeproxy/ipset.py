@@ -87,11 +87,12 @@ _SIZE = {  # (type, family) -> (empty set, one more bucket)
     ("hash:ip,port,net", "inet"): (464, 56),
     ("hash:ip", "inet"): (216, 40),
     ("hash:ip,port", "inet6"): (232, 72),
-    ("hash:ip,port,ip", "inet6"): (232, 88),
+    ("hash:ip,port,ip", "inet6"): (232, 104),
     ("hash:ip,port,net", "inet6"): (1256, 104),
     ("hash:ip", "inet6"): (224, 64),
 }
 BITMAP_PORT_SIZE = 8264  # range 0-65535
+_PROTO_NUMBERS = {"tcp": 6, "udp": 17, "sctp": 132}
 
 
 def set_name(name: str, ipv6: bool) -> str:
@@ -172,9 +173,14 @@ class IpSet:
         return "\n".join(lines) + "\n"
 
 
-def _sort_key(e: Entry) -> tuple[object, ...]:
-    ip = ipaddress.ip_address(e.ip) if e.ip else None
-    return (int(ip) if ip else -1, e.protocol or "", e.port or 0, e.ip2 or "")
+def _sort_key(e: Entry) -> tuple[int, int, int, int, int]:
+    """`ipset list -sorted` order, as measured: address, protocol number, port, then the
+    second address or network (a longer prefix first)."""
+    ip = int(ipaddress.ip_address(e.ip)) if e.ip else -1
+    proto = _PROTO_NUMBERS.get(e.protocol or "", 0)
+    net = ipaddress.ip_network(e.ip2, strict=False) if e.ip2 else None
+    second = (int(net.network_address), -net.prefixlen) if net else (-1, 0)
+    return (ip, proto, e.port or 0, *second)
 
 
 def new_sets(ipv6: bool) -> dict[str, IpSet]:
