@@ -20,6 +20,7 @@ HTMX_VERSION = "2.0.11"
 NAV = (
     ("/", "nav.home"),
     ("/lab", "nav.lab"),
+    ("/trace", "nav.trace"),
     ("/lessons", "nav.lessons"),
     ("/quiz", "nav.quiz"),
     ("/classroom", "nav.classroom"),
