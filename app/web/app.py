@@ -15,7 +15,7 @@ from app.config import Settings, get_settings
 from app.store.db import make_engine, migrate
 from app.web import errors
 from app.web.preferences import PreferencesMiddleware
-from app.web.routers import docs, health, lab_pages, labs, pages, trace
+from app.web.routers import docs, health, lab_pages, lab_rules, lab_shared, labs, pages, trace
 from app.web.templating import make_templates
 
 #: Routers the app mounts, in order; a new feature adds its router here.
@@ -25,6 +25,8 @@ ROUTERS: list[APIRouter] = [
     docs.router,
     labs.router,
     lab_pages.router,
+    lab_rules.router,
+    lab_shared.router,
     trace.router,
 ]
 log = logging.getLogger(__name__)

@@ -1,26 +1,22 @@
 """The /lab page and its htmx actions: console lines, the cluster's buttons, the toolbar (mode,
-scenario, undo, reset, share), the rules editor, requests and the import of a node's dump.
-
-Every action answers with out-of-band fragments (`partials/lab_update.html`): the lab's new
-version, the notice, and the panels the action changed. A form that carries a stale `version`
-answers 409 "changed elsewhere, reload" and changes nothing.
+scenario, undo, reset, share), requests, the load chart, the import of a node's dump, and tab
+completion. Each action goes through `app.web.labs.actions.perform` (version check, save,
+out-of-band fragments). The rules editor is in `lab_rules.py`, share links in `lab_shared.py`.
 """
 
 from __future__ import annotations
 
-import shlex
-from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.responses import Response
 
 from app.sim.lab import LabError, complete
-from app.store.models import Lab as LabRow
 from app.web.charts import endpoint_distribution_figure, endpoint_table
 from app.web.deps import EngineDep, LangDep, TranslatorDep
 from app.web.labs import repo, service
+from app.web.labs.actions import Short, Text, Version, console, perform
 from app.web.labs.identity import caller, remember
 from app.web.labs.page import PageState, context
 from app.web.labs.service import Opened
@@ -28,9 +24,6 @@ from app.web.labs.shares import expected_shares
 from app.web.templating import render
 
 router = APIRouter(tags=["lab pages"], include_in_schema=False)
-Text = Annotated[str, Form(max_length=service.PASTE_LIMIT)]
-Short = Annotated[str, Form(max_length=256)]
-Version = Annotated[int | None, Form()]
 
 
 @router.get("/lab", response_class=HTMLResponse)
@@ -44,72 +37,6 @@ def lab_page(request: Request, engine: EngineDep, lang: LangDep, t: TranslatorDe
     response = render(request, "pages/lab.html", **context(opened, PageState(), lang, t))
     remember(response, who)
     return response
-
-
-def _update(
-    request: Request,
-    opened: Opened,
-    state: PageState,
-    lang: str,
-    t: TranslatorDep,
-    status: int = 200,
-    template: str = "partials/lab_update.html",
-    **flags: object,
-) -> Response:
-    ctx = context(opened, state, lang, t, **flags)
-    return render(request, template, status_code=status, **ctx)
-
-
-def _perform(
-    request: Request,
-    engine: EngineDep,
-    lab_id: str,
-    version: int | None,
-    lang: str,
-    t: TranslatorDep,
-    action: Callable[[Opened], PageState],
-    extra: dict[str, object],
-    template: str = "partials/lab_update.html",
-) -> Response:
-    """Open the lab, check the form's version, act, save; answer with the updated fragments."""
-    try:
-        opened = service.open_lab(engine, lab_id, caller(request))
-    except service.NotFound:
-        return HTMLResponse(t("lab.error.not_found"), status_code=404)
-    if version is not None and version != opened.row.version:
-        state = PageState(error_notice=t("lab.error.conflict"), conflict=True)
-        return _update(request, opened, state, lang, t, status=409, template=template)
-    try:
-        service.rate(engine, opened)
-        before = opened.lab.to_data()
-        state = action(opened)
-        after = opened.lab.to_data()
-        if after != before:
-            repo.save(engine, opened.row, after)
-    except service.RateLimited as error:
-        state = PageState(error_notice=t("lab.limit.rate", limit=str(service.COMMANDS_PER_MINUTE)))
-        response = _update(request, opened, state, lang, t, status=429, template=template)
-        response.headers["Retry-After"] = str(error.retry_after)
-        return response
-    except service.LimitError as error:
-        state = PageState(error_notice=t(error.key, **{k: str(v) for k, v in error.values.items()}))
-        return _update(request, opened, state, lang, t, status=422, template=template)
-    except repo.Conflict:
-        state = PageState(error_notice=t("lab.error.conflict"), conflict=True)
-        return _update(request, opened, state, lang, t, status=409, template=template)
-    return _update(request, opened, state, lang, t, template=template, **extra)
-
-
-def _console(opened: Opened, line: str, lang: str) -> tuple[object, PageState]:
-    service.check_command(line)
-    result = opened.lab.run(line, lang)
-    state = PageState(traces=list(result.traces or []), sync=result.sync)
-    if result.traces:
-        state.endpoints = {}
-        for trace in result.traces:
-            if trace.get("endpoint"):
-                state.endpoints[trace["endpoint"]] = state.endpoints.get(trace["endpoint"], 0) + 1
-    return result, state
 
 
 @router.post("/lab/{lab_id}/run", response_class=HTMLResponse)
@@ -127,12 +54,12 @@ def run(
     entry: dict[str, object] = {}
 
     def action(opened: Opened) -> PageState:
-        result, state = _console(opened, line, lang)
+        result, state = console(opened, line, lang)
         entry.update(result=result, command=line)
         return state
 
     extra = {"entry": entry, "refresh": True}
-    return _perform(request, engine, lab_id, version, lang, t, action, extra)
+    return perform(request, engine, lab_id, version, lang, t, action, extra)
 
 
 @router.post("/lab/{lab_id}/do", response_class=HTMLResponse)
@@ -172,81 +99,7 @@ def toolbar(
             return PageState(error_notice=error.text(lang))
         return PageState()
 
-    return _perform(request, engine, lab_id, version, lang, t, action, flags)
-
-
-def _rule_command(op: str, table: str, chain: str, number: int, spec: str) -> str:
-    """The iptables command an editor form stands for (the learner's spec kept as typed)."""
-    head = f"iptables -t {shlex.quote(table)}"
-    chain_q = shlex.quote(chain)
-    return {
-        "delete": f"{head} -D {chain_q} {number}",
-        "insert": f"{head} -I {chain_q} {number} {spec}",
-        "append": f"{head} -A {chain_q} {spec}",
-        "replace": f"{head} -R {chain_q} {number} {spec}",
-        "policy": f"{head} -P {chain_q} {spec}",
-    }.get(op, "")
-
-
-@router.post("/lab/{lab_id}/rules", response_class=HTMLResponse)
-def edit_rules(
-    request: Request,
-    lab_id: str,
-    engine: EngineDep,
-    lang: LangDep,
-    t: TranslatorDep,
-    op: Short = "",
-    table: Short = "nat",
-    chain: Short = "",
-    number: Annotated[int, Form()] = 1,
-    spec: Annotated[str, Form(max_length=service.LINE_LIMIT)] = "",
-    node: Short = "",
-    error_id: Short = "",
-    version: Version = None,
-) -> Response:
-    """Delete, insert, append or replace a rule, or set a policy, with a real iptables command."""
-    line = _rule_command(op, table, chain, number, spec.replace("\n", " ").strip())
-    extra: dict[str, object] = {}
-
-    def action(opened: Opened) -> PageState:
-        lab = opened.lab
-        if not line:
-            extra["form_error"] = {"id": error_id, "message": t("lab.rules.bad_op")}
-            return PageState(node=node)
-        previous = lab.shell_node
-        lab.shell_node = node if node in lab.nodes else previous
-        try:
-            result, state = _console(opened, line, lang)
-        finally:
-            lab.shell_node = previous
-        state.node = node
-        extra["entry"] = {"result": result, "command": line}
-        if not result.ok:
-            extra["form_error"] = {"id": error_id, "message": result.error.strip()}
-        else:
-            extra["refresh"] = True
-        return state
-
-    return _perform(request, engine, lab_id, version, lang, t, action, extra)
-
-
-@router.get("/lab/{lab_id}/rules", response_class=HTMLResponse)
-def show_rules(
-    request: Request,
-    lab_id: str,
-    engine: EngineDep,
-    lang: LangDep,
-    t: TranslatorDep,
-    node: Annotated[str, Query(max_length=256)] = "",
-    fmt: Annotated[str, Query(max_length=16)] = "tree",
-) -> Response:
-    """The rules panel for a node, as a tree or as one of iptables' own listings."""
-    try:
-        opened = service.open_lab(engine, lab_id, caller(request))
-    except service.NotFound:
-        return HTMLResponse(t("lab.error.not_found"), status_code=404)
-    ctx = context(opened, PageState(node=node or None, fmt=fmt), lang, t)
-    return render(request, "partials/lab_rules.html", **ctx)
+    return perform(request, engine, lab_id, version, lang, t, action, flags)
 
 
 @router.post("/lab/{lab_id}/request", response_class=HTMLResponse)
@@ -280,7 +133,7 @@ def send_request(
         base.traces, base.endpoints = answer["traces"], answer["endpoints"]
         return base
 
-    return _perform(request, engine, lab_id, version, lang, t, action, extra)
+    return perform(request, engine, lab_id, version, lang, t, action, extra)
 
 
 @router.post("/lab/{lab_id}/import", response_class=HTMLResponse)
@@ -313,7 +166,7 @@ def import_dump(
             request_node=imported[-1] if imported else "",
         )
 
-    return _perform(request, engine, lab_id, version, lang, t, action, extra)
+    return perform(request, engine, lab_id, version, lang, t, action, extra)
 
 
 @router.get("/lab/{lab_id}/complete")
@@ -329,60 +182,6 @@ def complete_line(
     except service.NotFound:
         return JSONResponse({"detail": "Not Found"}, status_code=404)
     return JSONResponse({"completions": list(complete(opened.lab, line))[:50]})
-
-
-def _shared(engine: EngineDep, token: str) -> Opened | None:
-    share = repo.shared(engine, token)
-    if share is None:
-        return None
-    try:
-        lab = service.Lab.from_recipe(share.recipe)
-    except LabError:
-        return None
-    return Opened(LabRow(id=share.lab_id, token="", data={}, version=0), lab)
-
-
-@router.get("/lab/shared/{token}", response_class=HTMLResponse)
-def shared_page(
-    request: Request, token: str, engine: EngineDep, lang: LangDep, t: TranslatorDep
-) -> Response:
-    """A shared lab, rebuilt from its frozen recipe, read-only until forked."""
-    opened = _shared(engine, token)
-    if opened is None:
-        return render(request, "pages/not_found.html", status_code=404)
-    ctx = context(opened, PageState(), lang, t, readonly=True, share_token=token)
-    return render(request, "pages/lab.html", **ctx)
-
-
-@router.get("/lab/shared/{token}/rules", response_class=HTMLResponse)
-def shared_rules(
-    request: Request,
-    token: str,
-    engine: EngineDep,
-    lang: LangDep,
-    t: TranslatorDep,
-    node: Annotated[str, Query(max_length=256)] = "",
-    fmt: Annotated[str, Query(max_length=16)] = "tree",
-) -> Response:
-    opened = _shared(engine, token)
-    if opened is None:
-        return HTMLResponse(t("lab.error.not_found"), status_code=404)
-    state = PageState(node=node or None, fmt=fmt)
-    ctx = context(opened, state, lang, t, readonly=True, share_token=token)
-    return render(request, "partials/lab_rules.html", **ctx)
-
-
-@router.post("/lab/shared/{token}/fork")
-def fork(request: Request, token: str, engine: EngineDep) -> Response:
-    """Copy a shared lab into a new lab of this session, and open it."""
-    opened = _shared(engine, token)
-    if opened is None:
-        return RedirectResponse("/lab", status_code=303)
-    who = caller(request, create_session=True)
-    repo.create(engine, opened.lab.to_data(), who.session)
-    response = RedirectResponse("/lab", status_code=303)
-    remember(response, who)
-    return response
 
 
 @router.post("/lab/{lab_id}/load", response_class=HTMLResponse)
@@ -418,6 +217,6 @@ def send_load(
         extra["rows"] = endpoint_table(counts, expected, lang)
         return PageState(traces=answer["traces"][:1], node=answer["traces"][0].get("node"))
 
-    return _perform(
+    return perform(
         request, engine, lab_id, version, lang, t, action, extra, template="partials/lab_load.html"
     )

@@ -1,0 +1,102 @@
+"""The shape of every htmx action on /lab: open the stored lab, check the form's version,
+act, save if the lab changed, and answer with out-of-band fragments
+(`partials/lab_update.html`, or the template an action names). A stale version answers 409
+"changed elsewhere, reload", too many actions 429, an input over a limit 422 — each with the
+notice that explains it — and nothing is changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Form, Request
+from fastapi.responses import HTMLResponse
+from sqlalchemy import Engine
+from starlette.responses import Response
+
+from app.web.deps import Translator
+from app.web.labs import repo, service
+from app.web.labs.identity import caller
+from app.web.labs.page import PageState, context
+from app.web.labs.service import Opened
+from app.web.templating import render
+
+Text = Annotated[str, Form(max_length=service.PASTE_LIMIT)]
+Short = Annotated[str, Form(max_length=256)]
+Version = Annotated[int | None, Form()]
+UPDATE = "partials/lab_update.html"
+
+
+def answer(
+    request: Request,
+    opened: Opened,
+    state: PageState,
+    lang: str,
+    t: Translator,
+    status: int = 200,
+    template: str = UPDATE,
+    **flags: object,
+) -> Response:
+    """Render `template` (the out-of-band update by default) for the lab as it now is."""
+    ctx = context(opened, state, lang, t, **flags)
+    return render(request, template, status_code=status, **ctx)
+
+
+def perform(
+    request: Request,
+    engine: Engine,
+    lab_id: str,
+    version: int | None,
+    lang: str,
+    t: Translator,
+    action: Callable[[Opened], PageState],
+    extra: dict[str, object],
+    template: str = UPDATE,
+) -> Response:
+    """Open the lab, check the form's version, act, save; answer with the updated fragments."""
+    try:
+        opened = service.open_lab(engine, lab_id, caller(request))
+    except service.NotFound:
+        return HTMLResponse(t("lab.error.not_found"), status_code=404)
+
+    def refuse(status: int, notice: str, shown: Opened) -> Response:
+        state = PageState(error_notice=notice, conflict=status == 409)
+        return answer(request, shown, state, lang, t, status=status, template=template)
+
+    if version is not None and version != opened.row.version:
+        return refuse(409, t("lab.error.conflict"), opened)
+    try:
+        service.rate(engine, opened)
+        before = opened.lab.to_data()
+        state = action(opened)
+        after = opened.lab.to_data()
+        if after != before:
+            repo.save(engine, opened.row, after)
+    except service.RateLimited as error:
+        notice = t("lab.limit.rate", limit=str(service.COMMANDS_PER_MINUTE))
+        response = refuse(429, notice, opened)
+        response.headers["Retry-After"] = str(error.retry_after)
+        return response
+    except service.LimitError as error:
+        return refuse(422, t(error.key, **{k: str(v) for k, v in error.values.items()}), opened)
+    except repo.Conflict:
+        # Show what the other writer saved, not this request's unsaved change.
+        return refuse(
+            409, t("lab.error.conflict"), service.open_lab(engine, lab_id, caller(request))
+        )
+    return answer(request, opened, state, lang, t, template=template, **extra)
+
+
+def console(opened: Opened, line: str, lang: str) -> tuple[object, PageState]:
+    """Run a console line (LimitError past 4 KiB a line or 256 KiB in all); the result and
+    what the answer should show: its traces for the player, kube-proxy's sync report."""
+    service.check_command(line)
+    result = opened.lab.run(line, lang)
+    state = PageState(traces=list(result.traces or []), sync=result.sync)
+    if result.traces:
+        state.endpoints = {}
+        for trace in result.traces:
+            if trace.get("endpoint"):
+                state.endpoints[trace["endpoint"]] = state.endpoints.get(trace["endpoint"], 0) + 1
+    return result, state
