@@ -93,39 +93,47 @@ def _optname(name: str) -> str:
 
 
 def parse(argv: list[str]) -> Parsed:
+    """Read ipvsadm's command line (popt rules: clustered short options, `-p [timeout]`)."""
     parsed = Parsed()
     args = _expand(argv)
     i = 0
     while i < len(args):
-        arg = args[i]
-        i += 1
-        if arg in COMMANDS:
-            if parsed.cmd is not None:
-                raise Fail("multiple commands specified")
-            parsed.cmd = COMMANDS[arg]
-        elif arg in WITH_ARG:
-            if i >= len(args):
-                raise Fail(f"{arg}: missing argument")
-            name = WITH_ARG[arg]
-            key = "service" if name in ("tcp", "udp", "sctp") else name
-            _set(parsed, key, f"{name} {args[i]}" if key == "service" else args[i])
-            i += 1
-        elif arg in ("-p", "--persistent"):
-            value = str(DEFAULT_PERSISTENCE)
-            if i < len(args) and args[i].isdigit():
-                value, i = args[i], i + 1
-            _set(parsed, "persistent", value)
-        elif arg in FLAGS:
-            name = FLAGS[arg]
-            if name in ("masq", "route", "tunnel"):
-                _set(parsed, "forward", name)
-            elif name != "sort":
-                _set(parsed, name, "")
-        elif arg.startswith("-"):
-            raise Unknown(f"{arg}: unknown option")  # popt's own error
-        else:
-            raise Fail(f"unexpected argument {arg}")
+        i = _take(parsed, args, i)
     return parsed
+
+
+def _take(parsed: Parsed, args: list[str], i: int) -> int:
+    """Consume the option at `args[i]`; the index of the next one."""
+    arg = args[i]
+    if arg in COMMANDS:
+        if parsed.cmd is not None:
+            raise Fail("multiple commands specified")
+        parsed.cmd = COMMANDS[arg]
+    elif arg in WITH_ARG:
+        if i + 1 >= len(args):
+            raise Fail(f"{arg}: missing argument")
+        name = WITH_ARG[arg]
+        if name in ("tcp", "udp", "sctp"):
+            _set(parsed, "service", f"{name} {args[i + 1]}")
+        else:
+            _set(parsed, name, args[i + 1])
+        return i + 2
+    elif arg in ("-p", "--persistent"):
+        if i + 1 < len(args) and args[i + 1].isdigit():
+            _set(parsed, "persistent", args[i + 1])
+            return i + 2
+        _set(parsed, "persistent", str(DEFAULT_PERSISTENCE))
+    elif arg in FLAGS:
+        name = FLAGS[arg]
+        if name in ("masq", "route", "tunnel"):
+            _set(parsed, "forward", name)
+        elif name != "sort":  # --sort is the default, accepted for compatibility
+            _set(parsed, name, "")
+    elif arg.startswith("-"):
+        raise Unknown(f"{arg}: unknown option")  # popt's own error
+    else:
+        raise Fail(f"unexpected argument {arg}")
+    return i + 1
 
 
 def _number(text: str, low: int, high: int, what: str) -> int:

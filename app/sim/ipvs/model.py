@@ -157,12 +157,14 @@ class VirtualService:
         self.scheduler.add_dest(self, dest)
 
     def edit_dest(self, dest: Dest, **changes: int | str) -> None:
+        old_upper = dest.u_threshold
         for name, value in changes.items():
             setattr(dest, name, value)
         if dest.weight:
             dest.last_weight = dest.weight
-        # Editing with no (or a larger) upper threshold clears OVERLOAD (ip_vs_ctl.c).
-        if not dest.u_threshold or dest.activeconns + dest.inactconns < dest.u_threshold:
+        # Editing with no upper threshold, or a larger one, clears OVERLOAD
+        # (__ip_vs_update_dest in ip_vs_ctl.c).
+        if not dest.u_threshold or dest.u_threshold > old_upper:
             dest.overloaded = False
         self.scheduler.upd_dest(self, dest)
 

@@ -166,3 +166,16 @@ def test_clear_removes_services_and_connections() -> None:
     ipvs.clear()
     assert not ipvs.services and not ipvs.conns.all()
     assert svc.dests[0].inactconns == 0 and svc.dests[0].persistconns == 0
+
+
+def test_editing_thresholds_clears_overload_only_when_raised_or_removed() -> None:
+    ipvs = Ipvs()
+    svc, _ = service("rr", [("A", 1)], ipvs)
+    a = svc.dests[0]
+    svc.edit_dest(a, u_threshold=1)
+    _open(ipvs)
+    assert a.overloaded
+    svc.edit_dest(a, u_threshold=1, weight=2)  # same threshold: still overloaded
+    assert a.overloaded
+    svc.edit_dest(a, u_threshold=5)
+    assert not a.overloaded

@@ -74,11 +74,7 @@ class LocalityReplication(Scheduler):
             return Pick(least, _new_reason(req.dst, least, "new"))
         entry.lastuse = req.now
         dest = set_min(entry.members)
-        if len(entry.members) > 1 and req.now > entry.lastmod + EXPIRATION:
-            most = set_max(entry.members)
-            if most is not None:
-                entry.members.remove(most)
-                entry.lastmod = req.now
+        _shrink(entry, req.now)
         if dest is not None and not lblc_overloaded(dest, svc):
             return Pick(
                 dest,
@@ -94,6 +90,15 @@ class LocalityReplication(Scheduler):
             entry.members.insert(0, least)
             entry.lastmod = req.now
         return Pick(least, _new_reason(req.dst, least, "grow"))
+
+
+def _shrink(entry: DestSet, now: float) -> None:
+    """A set of several members not modified for lblcr_expiration loses its most loaded one."""
+    if len(entry.members) > 1 and now > entry.lastmod + EXPIRATION:
+        most = set_max(entry.members)
+        if most is not None:
+            entry.members.remove(most)
+            entry.lastmod = now
 
 
 def _new_reason(dst: str, dest: Dest, how: str) -> dict[str, str]:

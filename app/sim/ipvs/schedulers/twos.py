@@ -19,19 +19,7 @@ class TwosChoice(Scheduler):
         total = sum(d.weight for d in usable) + 1
         r1 = req.rng.getrandbits(32) % total
         r2 = req.rng.getrandbits(32) % total
-        # Defaults as in the kernel: choice1 = the last usable dest, choice2 none.
-        choice1: Dest = usable[-1]
-        choice2: Dest | None = None
-        found1 = found2 = False
-        for d in usable:
-            r1 -= d.weight
-            r2 -= d.weight
-            if r1 <= 0 and not found1:
-                choice1, found1 = d, True
-            if r2 <= 0 and not found2:
-                choice2, found2 = d, True
-            if found1 and found2:
-                break
+        choice1, choice2 = _walk(usable, r1, r2)
         pick = choice1
         if choice2 is not None and choice2.weight * choice1.overhead() > (
             choice1.weight * choice2.overhead()
@@ -46,3 +34,21 @@ class TwosChoice(Scheduler):
                 f"twos：随机选出 {choice1.addr} 与 {second}；{pick.addr} 的开销/权重更低",
             ),
         )
+
+
+def _walk(usable: list[Dest], r1: int, r2: int) -> tuple[Dest, Dest | None]:
+    """Subtract weights along the list; each choice is the dest where its number reaches
+    <= 0. Defaults as in the kernel: choice1 = the last usable dest, choice2 none."""
+    choice1: Dest = usable[-1]
+    choice2: Dest | None = None
+    found1 = found2 = False
+    for d in usable:
+        r1 -= d.weight
+        r2 -= d.weight
+        if r1 <= 0 and not found1:
+            choice1, found1 = d, True
+        if r2 <= 0 and not found2:
+            choice2, found2 = d, True
+        if found1 and found2:
+            break
+    return choice1, choice2
