@@ -8,6 +8,7 @@ Addresses are always printed numerically (`-n` is implied: the simulator has no 
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 
 from app.sim.command import CommandResult
@@ -163,6 +164,25 @@ def _addr_port(text: str, what: str, default_port: int | None = None) -> tuple[s
     return host, int(port)
 
 
+def _timeout(text: str) -> int:
+    """parse_timeout: 1..MAX_TIMEOUT seconds."""
+    if text.isdigit() and 1 <= int(text) <= MAX_TIMEOUT:
+        return int(text)
+    raise Fail(f"invalid timeout value `{text}' specified")
+
+
+def _netmask(text: str, addr: str) -> str:
+    """-M: a dotted IPv4 mask, or a prefix length 1..128 for an IPv6 service."""
+    if ":" in addr:
+        if text.isdigit() and 1 <= int(text) <= 128:
+            return text
+        raise Fail("illegal ipv6 netmask specified")
+    try:
+        return str(ipaddress.IPv4Address(text))
+    except ValueError:
+        raise Fail("illegal virtual server persistent mask specified") from None
+
+
 def _need(parsed: Parsed, cmd: str, *names: str) -> None:
     for name in names:
         if name not in parsed.opts:
@@ -256,14 +276,13 @@ def _service_cmd(ipvs: Ipvs, parsed: Parsed, cmd: str) -> str:
     _allowed(parsed, cmd, SERVICE_OPTS if cmd != "delete-service" else {"service"})
     proto, addr, port = _svc_key(parsed)
     o = parsed.opts
-    timeout = _number(o["persistent"], 1, MAX_TIMEOUT, "timeout") if "persistent" in o else 0
-    if "persistent" in o and not o["persistent"].isdigit():
-        raise Fail(f"invalid timeout value `{o['persistent']}' specified")
+    timeout = _timeout(o["persistent"]) if "persistent" in o else 0
     if cmd != "delete-service" and port == 0 and not timeout:
         raise Fail("Zero port specified for non-persistent service")
     if "ops" in o and proto != "UDP":
         raise Fail("One-Packet Scheduling is only for UDP virtual services")
-    netmask = o.get("netmask", "255.255.255.255")
+    default_mask = "128" if ":" in addr else "255.255.255.255"
+    netmask = _netmask(o["netmask"], addr) if "netmask" in o else default_mask
     flags = F_ONEPACKET if "ops" in o else 0
     if cmd == "add-service":
         ipvs.add_service(proto, addr, port, o.get("scheduler", DEFAULT_SCHEDULER),

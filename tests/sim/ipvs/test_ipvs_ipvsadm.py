@@ -164,6 +164,10 @@ def test_default_scheduler_is_wlc_and_default_forwarding_is_route() -> None:
          "'delete-service' command"),
         ("-Lnc --stats", 2, "options conflicts in the list command"),
         ("-Q", 255, "-Q: unknown option"),
+        ("-A -t 10.0.0.4:80 -p 0", 2, "invalid timeout value `0' specified"),
+        ("-A -t 10.0.0.4:80 -p 60 -M 255.0.x", 2,
+         "illegal virtual server persistent mask specified"),
+        ("-A -t [2001:db8::1]:80 -p 60 -M 129", 2, "illegal ipv6 netmask specified"),
     ],
 )  # fmt: skip
 def test_errors_use_ipvsadm_wording_and_status(line: str, status: int, message: str) -> None:
@@ -171,3 +175,17 @@ def test_errors_use_ipvsadm_wording_and_status(line: str, status: int, message: 
     _sh(ipvs, "-A -t 10.0.0.1:80 -s rr")
     result = run_ipvsadm(ipvs, line.split())
     assert (result.status, result.stderr, result.stdout) == (status, message + "\n", "")
+
+
+def test_persistence_netmask_groups_a_client_network() -> None:
+    ipvs = Ipvs()
+    _sh(ipvs, "-A -t 10.0.0.1:80 -s rr -p 60 -M 255.255.255.0")
+    _sh(ipvs, "-a -t 10.0.0.1:80 -r 10.1.0.1:80 -m")
+    _sh(ipvs, "-a -t 10.0.0.1:80 -r 10.1.0.2:80 -m")
+    assert "TCP  10.0.0.1:80 rr persistent 60 mask 255.255.255.0\n" in _sh(ipvs, "-Ln")
+    first = ipvs.process("TCP", "192.168.7.1", 1000, "10.0.0.1", 80)
+    same_net = ipvs.process("TCP", "192.168.7.200", 1000, "10.0.0.1", 80)
+    assert same_net.via == "persistence" and same_net.dest is first.dest
+    assert "TCP 01:00  NONE        192.168.7.0:0" in list_connections(ipvs)
+    _sh(ipvs, "-A -t [2001:db8::1]:443 -s rr -p 60")
+    assert "TCP  [2001:db8::1]:443 rr persistent 60\n" in _sh(ipvs, "-Ln")
