@@ -87,6 +87,25 @@
     if (event.target.id === "console-input") { grow(event.target); }
   });
 
+  // A swap replaces the panel that held focus (a rule's Delete button, a pod's button): keep
+  // keyboard users in that panel by focusing its heading instead of losing focus to <body>.
+  var lastPanel = null;
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var panel = event.detail.elt.closest && event.detail.elt.closest("section[id]");
+    lastPanel = panel ? panel.id : null;
+  });
+  document.addEventListener("htmx:afterSettle", function () {
+    var active = document.activeElement;
+    if (lastPanel && (!active || active === document.body)) {
+      var heading = document.querySelector("#" + lastPanel + " h2");
+      if (heading) {
+        heading.setAttribute("tabindex", "-1");
+        heading.focus({ preventScroll: true });
+      }
+    }
+    lastPanel = null;
+  });
+
   document.addEventListener("htmx:beforeRequest", function (event) {
     var form = event.detail.elt;
     if (form && form.id === "console-form") {

@@ -191,3 +191,16 @@ def test_a_thousand_requests_draw_the_load_chart(
     panel.scroll_into_view_if_needed()
     screenshot(page, "lab-en-load-chart-1280x720")
     assert browser_errors == []
+
+
+def test_keyboard_focus_stays_in_the_panel_after_a_swap(page: Page) -> None:
+    page.goto("/lab?lang=en")
+    plus = page.get_by_role(
+        "button", name=translate("en", "lab.cluster.scale_up", name="my-first-deploy")
+    )
+    plus.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#cluster .pod")).to_have_count(3, timeout=10_000)
+    expect(page.locator("#cluster h2")).to_be_focused()
+    focus = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert focus != "none", "the focused heading shows where the keyboard is"

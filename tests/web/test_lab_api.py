@@ -4,6 +4,7 @@ limits, version conflicts, and hostile bodies that must never produce a 500."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import pytest
 from fastapi.testclient import TestClient
@@ -180,3 +181,35 @@ def test_the_api_is_documented(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/api/labs", "/api/labs/{lab_id}", "/api/labs/{lab_id}/commands"} <= set(paths)
     assert "/api/labs/{lab_id}/requests" in paths
+
+
+def test_two_workers_on_one_database_serve_the_same_lab(
+    make_client: Callable[..., TestClient],
+) -> None:
+    # Two app instances stand for two worker processes: nothing about a lab lives in memory.
+    first = make_client()
+    second = make_client(str(first.app.state.settings.database_url))
+    lab_id, auth = _create(first)
+    scale = {"command": "kubectl scale deployment/my-first-deploy --replicas=3"}
+    assert second.post(f"/api/labs/{lab_id}/commands", json=scale, headers=auth).json()["ok"]
+    assert len(first.get(f"/api/labs/{lab_id}", headers=auth).json()["pods"]) == 3
+
+
+def test_the_command_budget_is_shared_by_every_worker(
+    make_client: Callable[..., TestClient],
+) -> None:
+    first = make_client()
+    second = make_client(str(first.app.state.settings.database_url))
+    lab_id, auth = _create(first)
+    url = f"/api/labs/{lab_id}/commands"
+    # Alternating, each worker sees only half the commands: a count kept in process memory
+    # would never refuse one. The burst is retried once in case it straddled a minute.
+    for _ in range(2):
+        statuses = [
+            (first if i % 2 else second).post(url, json={"command": "hostname"}, headers=auth)
+            for i in range(service.COMMANDS_PER_MINUTE + 1)
+        ]
+        if statuses[-1].status_code == 429:
+            break
+    assert statuses[-1].status_code == 429
+    assert "retry-after" in statuses[-1].headers
