@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 
+from app.sim.nft.check import check_stmt
 from app.sim.nft.model import NftError, Stmt
 
 _TOKEN = re.compile(r'"[^"]*"|[{},;]|[^\s{},;"]+')
@@ -74,6 +75,8 @@ def parse_rule(text: str) -> tuple[tuple[Stmt, ...], str | None]:
             stmts.append(_statement(reader))
     if not stmts:
         raise NftError(f"Error: syntax error, rule has no statement: {text}")
+    for stmt in stmts:
+        check_stmt(stmt)
     return tuple(stmts), comment
 
 

@@ -102,9 +102,11 @@ class ChainWalker:
         self.on_nat, self.matched_only, self.ifaces = on_nat, matched_only, ifaces
         self.env = Env(self)
         self.lookup: dict[str, Any] | None = None
+        self.base: NftChain = NftChain("")
 
     def run(self, base: NftChain) -> str:
         """Traverse `base`; ACCEPT (incl. NAT), DROP or REJECT."""
+        self.base = base
         frames = [self._enter(base)]
         while frames:
             frame = frames[-1]
@@ -214,6 +216,14 @@ class ChainWalker:
             target.expires[key] = self.clock + target.timeout
 
     def _nat(self, stmt: Stmt) -> bool | str:
+        # NAT expressions only work in nat chains, dnat before routing and masquerade after
+        # it (nft_nat_validate, nft_masq_validate): the kernel refuses the ruleset otherwise.
+        hooks = ("PREROUTING", "OUTPUT") if stmt.op == "dnat" else ("POSTROUTING",)
+        if self.base.type != "nat" or self.hook not in hooks:
+            raise WalkError(
+                f"Error: Could not process rule: Operation not supported ({stmt.op} in a "
+                f"{self.base.type} chain at {self.hook.lower()})"
+            )
         if stmt.op == "dnat":
             address, port = stmt.value
             packet = self.on_nat("DNAT", address, int(port) if port else None, self.packet)
