@@ -77,7 +77,11 @@ def _answer(request: Request, outcome: Outcome) -> Response:
     htmx = "hx-request" in request.headers
     status = 200 if htmx or not outcome.errors else 422
     name = "partials/trace_workspace.html" if htmx else "pages/trace.html"
-    return render(request, name, status_code=status, form=outcome)
+    response = render(request, name, status_code=status, form=outcome)
+    if htmx:  # bring what changed into view: the first error, or the new replay
+        shown = "#trace-form" if outcome.errors else "#player"
+        response.headers["HX-Reswap"] = f"outerHTML show:{shown}:top"
+    return response
 
 
 @router.get("/trace", response_class=HTMLResponse)
