@@ -19,8 +19,9 @@ from app.sim.kubeproxy.nftables import render_nftables
 from app.sim.kubeproxy.state import ProxyState
 from app.sim.netfilter.packet_input import parse_packet_json
 from app.sim.nft.engine import explore_branches, kernel_view
-from app.sim.nft.parse import parse_commands
+from app.sim.nft.parse import parse_commands, parse_ruleset
 from app.sim.nft.render import list_table
+from tests.conformance.corpus import CORPUS, load_yaml
 
 from .conftest import kernel_unavailable
 from .nft_harness import NftEvent, NftTopology, positions
@@ -210,6 +211,24 @@ def test_listing_round_trips_through_the_kernel(topology: NftTopology, seed: int
         difflib.unified_diff(kernel.splitlines(True), ours.splitlines(True))
     )
     # and the kernel's own listing, fed back, is read into the same model
-    from app.sim.nft.parse import parse_ruleset
-
     assert list_table(parse_ruleset(kernel).table("ip", "kube-proxy")) == kernel
+
+
+CORPUS_CASES = ["01-overall-nftables-rules", "04-bad-ips-loadbalancer-source-ranges"]
+
+
+@pytest.mark.parametrize("case", CORPUS_CASES)
+def test_corpus_tables_list_as_the_kernel_lists_them(topology: NftTopology, case: str) -> None:
+    """The upstream cases' tables (nodes 192.168.0.2, LB source ranges, affinity sets):
+    loaded into the kernel, listed back byte for byte as `list_table` prints them."""
+    path = CORPUS / "nftables" / case / "cluster.yaml"
+    if not path.exists():
+        pytest.skip(f"kube-proxy conformance corpus not found at {CORPUS}")
+    data = load_yaml(path)
+    cidrs = [c.strip() for c in str(data["proxy"].get("serviceCIDRs", "")).split(",") if c]
+    result = render_nftables(ProxyState.from_dict(data), service_cidrs=cidrs)
+    topology.load(result.dump())
+    kernel = topology.list_table("ip", "kube-proxy")
+    assert result.listing() == kernel, "".join(
+        difflib.unified_diff(kernel.splitlines(True), result.listing().splitlines(True))
+    )
