@@ -65,6 +65,7 @@
     this.trace = trace;
     this.s = strings;
     this.reduced = options.reducedMotion;
+    this.origin = options.origin;
     this.tables = tablesOf(trace, options.tables);
     this.pills = {};
     this.hooks = {};
@@ -163,7 +164,7 @@
   Diagram.prototype.drawEnds = function (svg) {
     var first = (this.trace.steps || [])[0] || {};
     var fin = this.trace.final || {};
-    text(svg, X.iin, this.cL - 16, first.in_iface || "eth0", "pl-iface");
+    if (this.origin !== "local") text(svg, X.iin, this.cL - 16, first.in_iface || "eth0", "pl-iface");
     text(svg, X.out - 4, this.cL - 16, fin.out_iface || "", "pl-iface", "middle");
     this.outLabel = svg.lastChild;
     var g = el("g", { "class": "pl-process" }, svg);
@@ -269,8 +270,9 @@
     // The label rides above the hook box the token is in (clear of the table names), and
     // stays inside the drawing at both edges.
     var at = this.at || { x: 0, y: 0 };
-    var top = frame.kind === "step" && X[frame.step.hook] ? this.hookBox(frame.step.hook).y
-      : at.y - 12;
+    var step = frame.kind === "step" ? frame.step
+      : frame.kind === "end" && !frame.delivered ? frame.lastStep : null;
+    var top = step && X[step.hook] ? this.hookBox(step.hook).y : at.y - 12;
     var left = Math.max(4, Math.min(996 - width - 16, at.x - (width + 16) / 2));
     this.labelBox.parentNode.setAttribute("transform",
       "translate(" + (left - at.x) + "," + (top - 28 - at.y) + ")");

@@ -117,7 +117,7 @@
     this.routeAt = this.placeRoutes();
     var svg = this.q("[data-diagram]");
     this.diagram = svg && new window.KubeProxyPlayerDiagram.Diagram(svg, this.trace, this.s,
-      { reducedMotion: this.reduced, tables: this.trace.tables });
+      { reducedMotion: this.reduced, tables: this.trace.tables, origin: this.origin });
     this.renderBranches();
     this.rebuild(-1);
   };
