@@ -204,3 +204,29 @@ def test_keyboard_focus_stays_in_the_panel_after_a_swap(page: Page) -> None:
     expect(page.locator("#cluster h2")).to_be_focused()
     focus = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
     assert focus != "none", "the focused heading shows where the keyboard is"
+
+
+def test_a_share_link_opens_read_only_for_a_visitor_who_can_fork_it(
+    page: Page, screenshot: Shot, browser_errors: list[str]
+) -> None:
+    page.goto("/lab?lang=en")
+    _run(page, "kubectl scale deployment/my-first-deploy --replicas=3", "scaled")
+    page.get_by_role("button", name=translate("en", "lab.share"), exact=True).click()
+    link = page.locator("#lab-share input")
+    expect(link).to_have_value(re.compile(r"/lab/shared/"), timeout=10_000)
+    url = link.input_value()
+
+    visitor = page.context.browser.new_context(viewport={"width": 1280, "height": 720})
+    try:
+        other = visitor.new_page()
+        other.goto(url + "?lang=en")
+        expect(other.locator(".readonly-badge")).to_be_visible()
+        expect(other.locator("#console-input")).to_have_count(0)
+        expect(other.locator("#cluster .pod")).to_have_count(3)
+        screenshot(other, "lab-en-shared-read-only-1280x720")
+        other.get_by_role("button", name=translate("en", "lab.shared.fork")).click()
+        expect(other.locator("#console-input")).to_be_visible()
+        expect(other.locator("#cluster .pod")).to_have_count(3)
+    finally:
+        visitor.close()
+    assert browser_errors == []

@@ -132,6 +132,7 @@ def test_a_share_link_is_read_only_until_forked(client: TestClient) -> None:
     assert translate("en", "lab.shared.readonly") in view.text
     assert 'id="console-form"' not in view.text
     assert view.text.count('class="pod pod-ready"') == 3
+    assert "kubectl scale deployment/my-first-deploy --replicas=3</span>" in view.text
     forked = visitor.post(path + "/fork", follow_redirects=True)
     assert forked.status_code == 200 and 'id="console-form"' in forked.text
     assert re.search(r'data-lab="(\w+)"', forked.text).group(1) != lab_id

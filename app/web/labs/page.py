@@ -114,6 +114,7 @@ def context(opened: Opened, state: PageState, lang: str, t: Any, **extra: Any) -
         "lab_id": opened.row.id,
         "version": opened.row.version,
         "readonly": False,
+        "recipe_lines": [],
         "scenario": scenario,
         "scenario_text": SCENARIOS[scenario].description[lang] if scenario in SCENARIOS else "",
         "scenarios": [(s.id, s.title[lang]) for s in SCENARIOS.values()],

@@ -34,6 +34,18 @@ def _shared(engine: EngineDep, token: str) -> Opened | None:
     return Opened(LabRow(id=share.lab_id, token="", data={}, version=0), lab)
 
 
+def _recipe_lines(commands: list[object]) -> list[str]:
+    """The console lines that built the lab; a request from the form shows as a comment."""
+    lines = []
+    for command in commands:
+        if isinstance(command, str):
+            lines.append(command)
+        elif isinstance(command, dict) and isinstance(command.get("request"), list):
+            src, dst, proto, count, *_ = [*command["request"], None, None, None, None]
+            lines.append(f"# request {src} -> {dst} {proto} x{count}")
+    return lines
+
+
 @router.get("/lab/shared/{token}", response_class=HTMLResponse)
 def shared_page(
     request: Request, token: str, engine: EngineDep, lang: LangDep, t: TranslatorDep
@@ -42,7 +54,10 @@ def shared_page(
     opened = _shared(engine, token)
     if opened is None:
         return render(request, "pages/not_found.html", status_code=404)
-    ctx = context(opened, PageState(), lang, t, readonly=True, share_token=token)
+    lines = _recipe_lines(opened.lab.recipe().get("commands", []))
+    ctx = context(
+        opened, PageState(), lang, t, readonly=True, share_token=token, recipe_lines=lines
+    )
     return render(request, "pages/lab.html", **ctx)
 
 
