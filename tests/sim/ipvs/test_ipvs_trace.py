@@ -136,3 +136,34 @@ def test_state_carries_over_rr_alternates_and_counters_move() -> None:
     listing = list_connections(sync.ipvs).splitlines()
     assert listing[2].split() == ["TCP", "01:00", "SYN_RECV", "10.244.1.5:40000",
                                   f"{VIP}:8080", "10.244.2.5:8080"]  # fmt: skip
+
+
+def test_client_ip_affinity_sends_new_connections_through_the_template() -> None:
+    data = _cluster()
+    data["services"][0]["sessionAffinity"] = "ClientIP"
+    data["services"][0]["sessionAffinityTimeoutSeconds"] = 300
+    sync = render_ipvs(ProxyState.from_dict(data), IpvsOptions.from_dict(data))
+    ruleset = sync_ruleset(sync)
+    request = parse_packet_json(POD)
+    node, ct = prepare_node(sync, request.node), Conntrack()
+    steps = []
+    for sport in (40000, 40001, 40002):
+        packet = request.packet.with_(sport=sport)
+        trace = trace_ipvs(ruleset, sync.ipvs, packet, node, ct, random.Random(0),
+                           in_iface="cni0", clock=float(sport - 40000))  # fmt: skip
+        steps.append(next(s for s in trace.steps if s.kind == "ipvs"))
+    assert [s.via for s in steps] == ["scheduler", "persistence", "persistence"]
+    assert len({s.real_server for s in steps}) == 1
+    assert "persistent 300" in sync.ipvsadm()
+    assert "NONE        10.244.1.5:0" in list_connections(sync.ipvs, 2.0)
+
+
+def test_udp_is_scheduled_and_its_flow_counts_as_inactive() -> None:
+    data = _cluster()
+    data["services"][0]["ports"][0]["protocol"] = "UDP"
+    data["endpointSlices"][0]["ports"][0]["protocol"] = "UDP"
+    sync = render_ipvs(ProxyState.from_dict(data), IpvsOptions.from_dict(data))
+    trace = trace_sync_json(sync, {**POD, "proto": "udp"})
+    step = next(s for s in trace["steps"] if s["kind"] == "ipvs")
+    assert step["virtual_server"] == f"UDP {VIP}:8080" and step["verdict"] == "IPVS"
+    assert list_connections(sync.ipvs).splitlines()[2].split()[:3] == ["UDP", "05:00", "UDP"]
