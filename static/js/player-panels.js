@@ -62,7 +62,7 @@
     return pre;
   }
 
-  function headerTable(s, before, after, ifaces) {
+  function headerTable(s, before, after) {
     var table = h("table", "headers");
     var head = table.createTHead().insertRow();
     [s.field, s.before, s.after].forEach(function (t) { head.appendChild(h("th", "", t)); });
@@ -84,12 +84,6 @@
       } else cell.textContent = after[f];
       row.appendChild(cell);
     });
-    if (ifaces) {
-      var r = body.insertRow();
-      r.appendChild(h("th", "", "iface"));
-      r.appendChild(h("td", "", ifaces[0] || "—"));
-      r.appendChild(h("td", "", ifaces[1] || "—"));
-    }
     return table;
   }
 
@@ -184,8 +178,11 @@
       body.appendChild(h("p", "explain" + (step.matched ? "" : " miss"), why));
     }
     body.appendChild(h("h4", "", s.headers));
-    body.appendChild(headerTable(s, player.packetBefore(frame), step.packet,
-      [step.in_iface, step.out_iface]));
+    body.appendChild(headerTable(s, player.packetBefore(frame), step.packet));
+    if (step.in_iface || step.out_iface) {
+      body.appendChild(h("p", "ifaces muted", "in " + (step.in_iface || "—") + " · out " +
+                         (step.out_iface || "—")));
+    }
   }
 
   function startBody(player, body) {
@@ -194,7 +191,7 @@
       : fmt(s["step.arrives"], { iface: first.in_iface || "eth0" })));
     (player.routeAt.start || []).forEach(function (r) { body.appendChild(routeNote(s, r)); });
     body.appendChild(h("h4", "", s.headers));
-    body.appendChild(headerTable(s, player.first, player.first, null));
+    body.appendChild(headerTable(s, player.first, player.first));
   }
 
   function replay(s, ct) {
