@@ -231,3 +231,26 @@ def test_a_broken_dump_shows_iptables_restores_error_under_the_form(client: Test
         r'id="import-err" role="alert" hx-swap-oob="true">(.*?)</p>', answer.text, re.S
     )
     assert error and "iptables-restore" in error.group(1)
+
+
+def test_the_chain_just_edited_stays_open(client: TestClient) -> None:
+    lab_id, version = _open(client)
+    page = client.get("/lab").text
+    svc = re.search(r'<code class="chain-name">(KUBE-SVC-\w+)</code>', page).group(1)
+    form = {
+        "op": "delete",
+        "table": "nat",
+        "chain": svc,
+        "number": "2",
+        "node": "node1",
+        "error_id": "e",
+        "version": version,
+    }
+    answer = client.post(f"/lab/{lab_id}/rules", data=form)
+    block = re.search(
+        rf'<details class="chain-block[^"]*"([^>]*)>\s*<summary>\s*<span class="kind">chain</span>'
+        rf' <code class="chain-name">{svc}</code>',
+        answer.text,
+    )
+    assert block and "open" in block.group(1)
+    assert re.search(rf'{svc}</code>\s*<span class="count">2 rules</span>', answer.text)

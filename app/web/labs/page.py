@@ -39,6 +39,7 @@ class PageState:
     request_from: str = ""
     request_count: int = 1
     request_node: str = ""
+    open_chain: tuple[str, str] | None = None  # the chain an edit just changed stays open
 
 
 def _assets(kind: str) -> list[str]:
@@ -78,6 +79,7 @@ def rules_context(lab: Lab, state: PageState, lang: str, t: Any) -> dict[str, An
             1 for table in tree for c in table["chains"] for r in c["rules"] if r["hit"]
         ),
         "small": total < SMALL_RULESET,
+        "open_chain": state.open_chain,
     }
 
 

@@ -67,7 +67,7 @@ def edit_rules(
             result, state = console(opened, line, lang)
         finally:
             lab.shell_node = previous
-        state.node = node
+        state.node, state.open_chain = node, (table, chain)
         extra["entry"] = {"result": result, "command": line}
         if not result.ok:
             extra["form_error"] = {"id": error_id, "message": result.error.strip()}
