@@ -254,3 +254,14 @@ def test_the_chain_just_edited_stays_open(client: TestClient) -> None:
     )
     assert block and "open" in block.group(1)
     assert re.search(rf'{svc}</code>\s*<span class="count">2 rules</span>', answer.text)
+
+
+def test_console_text_is_escaped_and_clear_empties_the_screen(client: TestClient) -> None:
+    lab_id, version = _open(client)
+    hostile = "kubectl get pod '<script>alert(1)</script>'"
+    answer = client.post(f"/lab/{lab_id}/run", data={"command": hostile, "version": version})
+    assert answer.status_code == 200
+    assert "<script>alert(1)" not in answer.text
+    assert "&lt;script&gt;alert(1)" in answer.text
+    cleared = client.post(f"/lab/{lab_id}/run", data={"command": "clear"})
+    assert 'hx-swap-oob="innerHTML:#console-log"' in cleared.text
