@@ -265,3 +265,17 @@ def test_console_text_is_escaped_and_clear_empties_the_screen(client: TestClient
     assert "&lt;script&gt;alert(1)" in answer.text
     cleared = client.post(f"/lab/{lab_id}/run", data={"command": "clear"})
     assert 'hx-swap-oob="innerHTML:#console-log"' in cleared.text
+
+
+def test_undo_and_reset_from_the_toolbar(client: TestClient) -> None:
+    lab_id, version = _open(client)
+    scale = {"command": "kubectl scale deployment/my-first-deploy --replicas=4", "version": version}
+    version = _version(client.post(f"/lab/{lab_id}/run", data=scale).text)
+    undone = client.post(f"/lab/{lab_id}/do", data={"op": "undo", "version": version})
+    assert translate("en", "lab.undo.done") in undone.text
+    assert undone.text.count('class="pod pod-ready"') == 2
+    again = {**scale, "version": _version(undone.text)}
+    version = _version(client.post(f"/lab/{lab_id}/run", data=again).text)
+    reset = client.post(f"/lab/{lab_id}/do", data={"op": "reset", "version": version})
+    assert translate("en", "lab.reset.done") in reset.text
+    assert reset.text.count('class="pod pod-ready"') == 2
