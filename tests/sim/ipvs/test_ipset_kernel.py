@@ -17,7 +17,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from app.sim.kubeproxy.ipset import Entry, IpSet
+from app.sim.kubeproxy.ipset import Entry, IpSet, run_ipset
 from app.sim.kubeproxy.ipvs import IpvsOptions, render_ipvs
 from app.sim.kubeproxy.state import ProxyState
 
@@ -124,3 +124,36 @@ def test_sorted_order_and_sizes_for_tricky_members(netns: str) -> None:
             _ipset(netns, "add", s.name, member)
         kernel = _ipset(netns, "list", "-sorted", s.name)
         assert _comparable(s, s.list_text()) == _comparable(s, kernel), s.name
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["list", "-name"],
+        ["-L", "-terse", "KUBE-CLUSTER-IP"],
+        ["list", "-sorted", "KUBE-NODE-PORT-TCP"],
+        ["save", "KUBE-LOOP-BACK"],
+        ["list", "KUBE-NOPE"],
+        ["list", "KUBE-CLUSTER-IP", "extra"],
+        ["bogus"],
+        [],
+    ],
+)
+def test_ipset_command_answers_as_the_real_tool(netns: str, argv: list[str]) -> None:
+    sync = _sync()
+    for s in sync.ipsets.values():
+        _ipset(netns, *_create_args(s))
+        for member in s.members():
+            _ipset(netns, "add", s.name, member)
+    real = subprocess.run(["ip", "netns", "exec", netns, "ipset", *argv],
+                          capture_output=True, text=True, check=False)  # fmt: skip
+    status, out, err = run_ipset(sync.ipsets, argv, {})
+    assert (status, err) == (real.returncode, real.stderr)
+    if argv and argv[0] == "save":  # members in hash order in the kernel: compare as sets
+        ours, theirs = (re.sub(r"initval 0x\w+", "", t).splitlines() for t in (out, real.stdout))
+        assert ours[0] == theirs[0] and sorted(ours) == sorted(theirs)
+    elif status == 0 and argv[1] in ("-terse", "-sorted"):
+        populated = next(s for s in sync.ipsets.values() if s.name == argv[-1])
+        assert _comparable(populated, out) == _comparable(populated, real.stdout)
+    else:
+        assert out == real.stdout
