@@ -16,6 +16,8 @@ import hashlib
 import ipaddress
 from dataclasses import dataclass, field
 
+from app.sim.command import CommandResult
+
 # name (IPv4 spelling) -> (type, comment), pkg/proxy/ipvs/ipset.go.
 SETS: dict[str, tuple[str, str]] = {
     "KUBE-LOOP-BACK": (
@@ -203,35 +205,41 @@ _LIST_FLAGS = {"-n": "name", "-name": "name", "-t": "terse", "-terse": "terse",
 _CHANGES = ("create", "add", "del", "test", "destroy", "flush", "rename", "swap", "restore")
 
 
-def run_ipset(sets: dict[str, IpSet], argv: list[str], references: dict[str, int]) -> tuple:
+def run_ipset(sets: dict[str, IpSet], argv: list[str], references: dict[str, int]) -> CommandResult:
     """`ipset list|-L [-name|-terse|-sorted] [SETNAME]` and `ipset save|-S [SETNAME]`.
-    Returns (status, stdout, stderr) with ipset's own wording and exit statuses."""
+    ipset's own wording and exit statuses."""
     usage = "\nTry `ipset help' for more information.\n"
     words = list(argv)
     flags = {_LIST_FLAGS[w] for w in words if w in _LIST_FLAGS}
     words = [w for w in words if w not in _LIST_FLAGS]
     if not words:
-        return 2, "", f"{IPSET_VERSION}: No command specified.{usage}"
+        return CommandResult(2, "", f"{IPSET_VERSION}: No command specified.{usage}")
     command, *rest = words
     if command in _CHANGES:
-        return 2, "", f"{IPSET_VERSION}: kube-proxy owns these sets; this lab shows them only\n"
+        return CommandResult(
+            2, "", f"{IPSET_VERSION}: kube-proxy owns these sets; this lab shows them only\n"
+        )
     if command not in ("list", "-L", "save", "-S"):
-        return 2, "", f"{IPSET_VERSION}: No command specified: unknown argument {command}{usage}"
+        return CommandResult(
+            2, "", f"{IPSET_VERSION}: No command specified: unknown argument {command}{usage}"
+        )
     if len(rest) > 1:
-        return 2, "", f"{IPSET_VERSION}: Unknown argument {rest[1]}{usage}"
+        return CommandResult(2, "", f"{IPSET_VERSION}: Unknown argument {rest[1]}{usage}")
     chosen = list(sets.values())
     if rest:
         chosen = [s for s in chosen if s.name == rest[0]]
         if not chosen:
-            return 1, "", f"{IPSET_VERSION}: The set with the given name does not exist\n"
+            return CommandResult(
+                1, "", f"{IPSET_VERSION}: The set with the given name does not exist\n"
+            )
     if command in ("save", "-S"):
-        return 0, "".join(_save(s) for s in chosen), ""
+        return CommandResult(0, "".join(_save(s) for s in chosen), "")
     if "name" in flags:
-        return 0, "".join(f"{s.name}\n" for s in chosen), ""
+        return CommandResult(0, "".join(f"{s.name}\n" for s in chosen), "")
     texts = [s.list_text(references.get(s.name, 0)) for s in chosen]
     if "terse" in flags:
         texts = [t.split("Members:\n", 1)[0] for t in texts]
-    return 0, "\n".join(texts), ""
+    return CommandResult(0, "\n".join(texts), "")
 
 
 def _save(s: IpSet) -> str:

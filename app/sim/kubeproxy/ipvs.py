@@ -24,13 +24,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.sim.command import CommandResult
 from app.sim.ipvs.director import Ipvs
 from app.sim.ipvs.ipvsadm import ListFormat, list_services
+from app.sim.ipvs.ipvsadm_cmd import run_ipvsadm
 from app.sim.ipvs.model import F_PERSISTENT, F_SCHED2, VirtualService
 from app.sim.ipvs.schedulers import SCHEDULERS
 from app.sim.kubeproxy import fields
 from app.sim.kubeproxy.ips import family_of, parse_cidr, parse_ip
-from app.sim.kubeproxy.ipset import Entry, IpSet, list_all, new_sets
+from app.sim.kubeproxy.ipset import Entry, IpSet, list_all, new_sets, run_ipset
 from app.sim.kubeproxy.ipvs_rules import node_restore, render_rules
 from app.sim.kubeproxy.options import StateError
 from app.sim.kubeproxy.service import Endpoint, PortEndpoints, ServicePort
@@ -121,6 +123,14 @@ class IpvsSync:
     def ipset_list(self) -> str:
         """`ipset list`."""
         return list_all(self.ipsets, self.references())
+
+    def ipset_command(self, argv: list[str]) -> CommandResult:
+        """`ipset ARGS` on this node (list, save; read-only)."""
+        return run_ipset(self.ipsets, argv, self.references())
+
+    def ipvsadm_command(self, argv: list[str], now: float = 0.0) -> CommandResult:
+        """`ipvsadm ARGS` on this node's IPVS table."""
+        return run_ipvsadm(self.ipvs, argv, now)
 
     def node_restore(self) -> str:
         """iptables-restore text of the node's whole view (builtin chains with the jumps)."""

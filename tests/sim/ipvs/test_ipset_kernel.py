@@ -147,7 +147,8 @@ def test_ipset_command_answers_as_the_real_tool(netns: str, argv: list[str]) -> 
             _ipset(netns, "add", s.name, member)
     real = subprocess.run(["ip", "netns", "exec", netns, "ipset", *argv],
                           capture_output=True, text=True, check=False)  # fmt: skip
-    status, out, err = run_ipset(sync.ipsets, argv, {})
+    result = run_ipset(sync.ipsets, argv, {})
+    status, out, err = result.status, result.stdout, result.stderr
     assert (status, err) == (real.returncode, real.stderr)
     if argv and argv[0] == "save":  # members in hash order in the kernel: compare as sets
         ours, theirs = (re.sub(r"initval 0x\w+", "", t).splitlines() for t in (out, real.stdout))

@@ -188,3 +188,12 @@ def test_render_cli_prints_ipvsadm_ipsets_and_rules(tmp_path, capsys) -> None:
     path.write_text(yaml.safe_dump(_data({}, scheduler="nope")))
     assert main(["render", "--cluster", str(path)]) == 2
     assert "unknown IPVS scheduler" in capsys.readouterr().err
+
+
+def test_node_commands_ipvsadm_and_ipset() -> None:
+    sync = _sync({"type": "NodePort"})
+    listing = sync.ipvsadm_command(["-Ln", "-t", "10.96.0.50:80"])
+    assert listing.status == 0 and listing.stdout.splitlines()[2] == "TCP  10.96.0.50:80 rr"
+    names = sync.ipset_command(["list", "-n"]).stdout.splitlines()
+    assert "KUBE-CLUSTER-IP" in names and len(names) == 17
+    assert sync.ipset_command(["add", "KUBE-CLUSTER-IP", "1.2.3.4,tcp:1"]).status == 2
