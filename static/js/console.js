@@ -7,6 +7,21 @@
   var history = [];
   var position = 0;
 
+  // The lab keeps its console history: ↑ recalls earlier lines after a reload too.
+  function loadHistory() {
+    var form = document.getElementById("console-form");
+    try {
+      var stored = JSON.parse((form && form.dataset.history) || "[]");
+      if (Array.isArray(stored)) { history = stored.filter(function (l) { return typeof l === "string"; }); }
+    } catch (error) { history = []; }
+    position = history.length;
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", loadHistory);
+  } else {
+    loadHistory();
+  }
+
   function input() { return document.getElementById("console-input"); }
   function log() { return document.getElementById("console-log"); }
 

@@ -230,3 +230,13 @@ def test_a_share_link_opens_read_only_for_a_visitor_who_can_fork_it(
     finally:
         visitor.close()
     assert browser_errors == []
+
+
+def test_history_survives_a_reload(page: Page) -> None:
+    page.goto("/lab?lang=en")
+    _run(page, "kubectl get endpoints", "my-first-deploy")
+    page.reload()
+    console = page.locator("#console-input")
+    console.focus()
+    console.press("ArrowUp")
+    expect(console).to_have_value("kubectl get endpoints")

@@ -21,6 +21,7 @@ from app.web.labs.service import Opened
 PLAYER_TEMPLATE = ROOT / "templates" / "partials" / "player.html"
 PLAYER_ASSETS = {"css": ("css/player.css",), "js": ("js/player.js", "js/loadchart.js")}
 LOADCHART_TEMPLATE = ROOT / "templates" / "partials" / "loadchart.html"
+HISTORY_SHOWN = 200  # console lines ↑ can recall after a reload
 SMALL_RULESET = 60  # rules: under this, every chain with rules starts open
 
 
@@ -117,6 +118,7 @@ def context(opened: Opened, state: PageState, lang: str, t: Any, **extra: Any) -
         "version": opened.row.version,
         "readonly": False,
         "recipe_lines": [],
+        "console_history": lab.console_history[-HISTORY_SHOWN:],
         "scenario": scenario,
         "scenario_text": SCENARIOS[scenario].description[lang] if scenario in SCENARIOS else "",
         "scenarios": [(s.id, s.title[lang]) for s in SCENARIOS.values()],
