@@ -37,6 +37,30 @@ TEMPLATE_RETRY = 60  # ip_vs_conn_expire: a template still in use is retried 60 
 
 ConnKey = tuple[str, str, int, str, int]
 
+# ip_vs_proto_tcp.c tcp_states, INPUT direction (client -> director): the next state for
+# each event, indexed by the current state. The event is rst, else syn, else fin, else ack
+# (tcp_state_idx).
+_TCP_ORDER = ("NONE", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT", "TIME_WAIT", "CLOSE",
+              "CLOSE_WAIT", "LAST_ACK", "LISTEN", "SYNACK")  # fmt: skip
+_TCP_INPUT = {
+    "syn": ("SYN_RECV", "ESTABLISHED", "ESTABLISHED", "SYN_RECV", "SYN_RECV", "SYN_RECV",
+            "SYN_RECV", "SYN_RECV", "SYN_RECV", "SYN_RECV", "SYN_RECV"),
+    "fin": ("CLOSE", "CLOSE_WAIT", "SYN_SENT", "TIME_WAIT", "TIME_WAIT", "TIME_WAIT", "CLOSE",
+            "CLOSE_WAIT", "LAST_ACK", "LISTEN", "TIME_WAIT"),
+    "ack": ("ESTABLISHED", "ESTABLISHED", "SYN_SENT", "ESTABLISHED", "FIN_WAIT", "TIME_WAIT",
+            "CLOSE", "CLOSE_WAIT", "CLOSE", "LISTEN", "ESTABLISHED"),
+    "rst": ("CLOSE", "CLOSE", "CLOSE", "SYN_RECV", "CLOSE", "CLOSE", "CLOSE", "CLOSE",
+            "LAST_ACK", "LISTEN", "SYN_RECV"),
+}  # fmt: skip
+
+
+def tcp_input_state(state: str, flags: frozenset[str]) -> str | None:
+    """The IPVS TCP state after a client packet with `flags`; None when no event applies."""
+    for event, flag in (("rst", "RST"), ("syn", "SYN"), ("fin", "FIN"), ("ack", "ACK")):
+        if flag in flags:
+            return _TCP_INPUT[event][_TCP_ORDER.index(state)]
+    return None
+
 
 @dataclass(eq=False)
 class Conn:

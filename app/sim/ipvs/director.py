@@ -16,7 +16,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from app.sim.ipvs.conn import Conn, ConnTable, first_state
+from app.sim.ipvs.conn import Conn, ConnTable, first_state, tcp_input_state
 from app.sim.ipvs.model import (
     F_PERSISTENT,
     Dest,
@@ -155,14 +155,23 @@ class Ipvs:
         now: float = 0.0,
         rng: random.Random | None = None,
         length: int = 60,
+        tcp_flags: frozenset[str] | None = None,
     ) -> Decision:
-        """One packet from a client to `dst:dport` arriving at LOCAL_IN (priority 99)."""
+        """One packet from a client to `dst:dport` arriving at LOCAL_IN (priority 99).
+        With `tcp_flags` (e.g. {"ACK"}) a TCP packet also moves its entry's IPVS state
+        (the INPUT column of tcp_states) and `syn` is read from them."""
+        if tcp_flags is not None:
+            syn = "SYN" in tcp_flags and "ACK" not in tcp_flags
         self.conns.expire_due(now)
         svc = self.find_service(protocol, dst, dport)
         if svc is None:
             return Decision("ACCEPT", _no_service(protocol, dst, dport))
         req = Request(src, sport, dst, dport, rng or random.Random(0), now)
         decision = self._existing(svc, req, protocol, syn)
+        if decision is not None and decision.conn is not None and tcp_flags and protocol == "TCP":
+            state = tcp_input_state(decision.conn.state, tcp_flags)
+            if state is not None:
+                self.conns.set_state(decision.conn, state, now)
         if decision is None:
             decision = self._new(svc, req, protocol, syn)
         if decision.conn is not None:

@@ -81,7 +81,7 @@ class _Director:
             return None  # not a virtual service: the packet goes on
         decision = self.ipvs.process(
             proto, packet.src, packet.sport, packet.dst, packet.dport,
-            syn=proto != "TCP" or ("SYN" in packet.tcp_flags and "ACK" not in packet.tcp_flags),
+            tcp_flags=packet.tcp_flags if proto == "TCP" else None,
             now=self.clock, rng=self.rng, length=packet.length,
         )  # fmt: skip
         if decision.verdict == "ACCEPT":

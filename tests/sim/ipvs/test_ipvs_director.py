@@ -179,3 +179,17 @@ def test_editing_thresholds_clears_overload_only_when_raised_or_removed() -> Non
     assert a.overloaded
     svc.edit_dest(a, u_threshold=5)
     assert not a.overloaded
+
+
+def test_client_packets_drive_the_tcp_state_and_the_counters() -> None:
+    ipvs = Ipvs()
+    svc, _ = service("rr", [("A", 1)], ipvs)
+    a = svc.dests[0]
+    d = _open(ipvs, tcp_flags=frozenset({"SYN"}))
+    assert d.conn.state == "SYN_RECV" and (a.activeconns, a.inactconns) == (0, 1)
+    _open(ipvs, tcp_flags=frozenset({"ACK"}), now=0.1)
+    assert d.conn.state == "ESTABLISHED" and (a.activeconns, a.inactconns) == (1, 0)
+    _open(ipvs, tcp_flags=frozenset({"FIN", "ACK"}), now=5.0)
+    assert d.conn.state == "CLOSE_WAIT" and (a.activeconns, a.inactconns) == (0, 1)
+    _open(ipvs, tcp_flags=frozenset({"RST"}), now=6.0)
+    assert d.conn.state == "CLOSE" and d.conn.expires == 16.0
