@@ -279,3 +279,23 @@ def test_undo_and_reset_from_the_toolbar(client: TestClient) -> None:
     reset = client.post(f"/lab/{lab_id}/do", data={"op": "reset", "version": version})
     assert translate("en", "lab.reset.done") in reset.text
     assert reset.text.count('class="pod pod-ready"') == 2
+
+
+def test_a_lab_saved_in_an_older_shape_starts_afresh_instead_of_failing(
+    client: TestClient,
+) -> None:
+    from sqlalchemy import update
+    from sqlmodel import Session
+
+    from app.store.models import Lab as LabRow
+
+    lab_id, _ = _open(client)
+    with Session(client.app.state.engine) as session:
+        session.exec(update(LabRow).where(LabRow.id == lab_id).values(data={"format": 0}))
+        session.commit()
+    page = client.get("/lab?lang=en")
+    assert page.status_code == 200
+    assert translate("en", "lab.error.unreadable_fresh") in page.text
+    assert re.search(r'data-lab="(\w+)"', page.text).group(1) != lab_id
+    assert client.post(f"/lab/{lab_id}/run", data={"command": "kubectl get svc"}).status_code == 409
+    assert client.get(f"/api/labs/{lab_id}").status_code == 409

@@ -59,6 +59,8 @@ def perform(
         opened = service.open_lab(engine, lab_id, caller(request))
     except service.NotFound:
         return HTMLResponse(t("lab.error.not_found"), status_code=404)
+    except service.Unreadable:
+        return HTMLResponse(t("lab.error.unreadable"), status_code=409)
 
     def refuse(status: int, notice: str, shown: Opened) -> Response:
         state = PageState(error_notice=notice, conflict=status == 409)

@@ -59,11 +59,23 @@ def new_lab(engine: Engine, scenario: str, mode: str, who: Caller) -> tuple[LabR
     return repo.create(engine, lab.to_data(), who.session)
 
 
+class Unreadable(Exception):
+    """A stored lab this version of the simulation cannot rebuild (saved by an older one)."""
+
+
+def restore(row: LabRow) -> Opened:
+    """Rebuild the lab of `row` (Unreadable when its data no longer fits the model)."""
+    try:
+        return Opened(row, Lab.from_data(row.data))
+    except (LabError, KeyError, IndexError, TypeError, ValueError) as error:
+        raise Unreadable(row.id) from error
+
+
 def open_lab(engine: Engine, lab_id: str, who: Caller) -> Opened:
     row = repo.find(engine, lab_id, who)
     if row is None:
         raise NotFound(lab_id)
-    return Opened(row, Lab.from_data(row.data))
+    return restore(row)
 
 
 def check_command(text: str) -> None:

@@ -30,11 +30,14 @@ router = APIRouter(tags=["lab pages"], include_in_schema=False)
 def lab_page(request: Request, engine: EngineDep, lang: LangDep, t: TranslatorDep) -> Response:
     """The learner's lab: the session's latest, or a new one from the seed scenario."""
     who = caller(request, create_session=True)
-    row = repo.latest_for(engine, who.session)
-    if row is None:
-        row, _token = service.new_lab(engine, "seed", "iptables", who)
-    opened = Opened(row, service.Lab.from_data(row.data))
-    response = render(request, "pages/lab.html", **context(opened, PageState(), lang, t))
+    row, state = repo.latest_for(engine, who.session), PageState()
+    try:
+        opened = service.restore(row) if row is not None else None
+    except service.Unreadable:
+        opened, state = None, PageState(info_notice=t("lab.error.unreadable_fresh"))
+    if opened is None:
+        opened = service.restore(service.new_lab(engine, "seed", "iptables", who)[0])
+    response = render(request, "pages/lab.html", **context(opened, state, lang, t))
     remember(response, who)
     return response
 

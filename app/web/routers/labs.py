@@ -94,6 +94,8 @@ def _open(request: Request, engine: EngineDep, lab_id: str, t: TranslatorDep) ->
         return service.open_lab(engine, lab_id, caller(request))
     except service.NotFound:
         raise _fail(404, t("lab.error.not_found")) from None
+    except service.Unreadable:
+        raise _fail(409, t("lab.error.unreadable")) from None
 
 
 def _guarded(t: TranslatorDep, run: Any) -> Any:
