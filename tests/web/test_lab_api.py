@@ -27,7 +27,8 @@ def _stranger(client: TestClient) -> TestClient:
 def test_a_new_lab_is_the_seed_cluster(client: TestClient) -> None:
     lab_id, auth = _create(client)
     lab = client.get(f"/api/labs/{lab_id}", headers=auth).json()
-    assert lab["mode"] == "iptables"
+    assert lab["mode"] == "iptables" and lab["scenario"] == "seed" and lab["seed"] == 1
+    assert lab["id"] == lab_id and lab["version"] == 1
     assert [s["clusterIP"] for s in lab["services"]] == ["10.97.139.74"]
     assert {p["ip"] for p in lab["pods"]} == {"10.244.1.137", "10.244.1.138"}
 

@@ -131,9 +131,9 @@ def create_lab(
 
 @router.get("/{lab_id}", responses=NOT_FOUND)
 def get_lab(request: Request, lab_id: str, engine: EngineDep, t: TranslatorDep) -> dict[str, Any]:
-    """The lab: nodes, pods, services, endpoints, mode and seed."""
+    """The lab: nodes, pods, services, endpoints, mode and seed; `version` counts its saves."""
     opened = _open(request, engine, lab_id, t)
-    return {"id": lab_id, "version": opened.row.version, **opened.lab.summary()}
+    return {**opened.lab.summary(), "id": lab_id, "version": opened.row.version}
 
 
 @router.post("/{lab_id}/commands", response_model=CommandOut, responses={**NOT_FOUND, **LIMITS})
