@@ -28,11 +28,12 @@ from app.sim.command import CommandResult
 from app.sim.ipvs.director import Ipvs
 from app.sim.ipvs.ipvsadm import ListFormat, list_services
 from app.sim.ipvs.ipvsadm_cmd import run_ipvsadm
-from app.sim.ipvs.model import F_PERSISTENT, F_SCHED2, VirtualService
+from app.sim.ipvs.model import F_PERSISTENT, F_SCHED2, VirtualService, canonical
 from app.sim.ipvs.schedulers import SCHEDULERS
 from app.sim.kubeproxy import fields
 from app.sim.kubeproxy.ips import family_of, parse_cidr, parse_ip
 from app.sim.kubeproxy.ipset import Entry, IpSet, list_all, new_sets, run_ipset
+from app.sim.kubeproxy.ipvs_reconcile import Wanted, remove_stale, update_service
 from app.sim.kubeproxy.ipvs_rules import node_restore, render_rules
 from app.sim.kubeproxy.options import StateError
 from app.sim.kubeproxy.service import Endpoint, PortEndpoints, ServicePort
@@ -148,10 +149,11 @@ class IpvsSync:
 class _Sync:
     """The state of one render: what is bound, written and programmed so far."""
 
-    def __init__(self, state: ProxyState, options: IpvsOptions) -> None:
+    def __init__(self, state: ProxyState, options: IpvsOptions, previous: Ipvs | None) -> None:
         self.state, self.options = state, options
         self.ipv6 = state.options.ipv6
-        self.ipvs = Ipvs()
+        self.ipvs = previous if previous is not None else Ipvs()
+        self.wanted: Wanted = {}
         # kube-proxy's sysctls (conn_reuse_mode=0 only on kernels 4.1-5.8: not set here).
         self.ipvs.sysctls.conntrack = True
         self.ipvs.sysctls.expire_nodest_conn = True
@@ -182,14 +184,21 @@ class _Sync:
     ) -> VirtualService:
         proto = port.protocol.upper()
         svc = self.ipvs.find_service(proto, addr, vport)
+        flags = F_SCHED2 if self.options.scheduler == "mh" else 0  # FlagSourceHash
+        timeout = port.affinity_seconds
         if svc is None:
-            flags = F_SCHED2 if self.options.scheduler == "mh" else 0  # FlagSourceHash
-            timeout = port.affinity_seconds
             svc = self.ipvs.add_service(proto, addr, vport, self.options.scheduler,
                                         timeout=timeout, flags=flags)  # fmt: skip
+        else:
+            update_service(self.ipvs, svc, self.options.scheduler, flags, timeout)
+        wanted = self.wanted.setdefault(svc.key, set())
         for ep in eps:
-            if svc.find(ep.ip, ep.port) is None:  # the same endpoint twice: one real server
+            wanted.add((canonical(ep.ip), ep.port))
+            dest = svc.find(ep.ip, ep.port)
+            if dest is None:  # the same endpoint twice: one real server
                 self.ipvs.add_dest(svc, ep.ip, ep.port, weight=1, fwd="Masq")
+            elif dest.weight != 1:
+                svc.edit_dest(dest, weight=1)  # back from graceful termination
         return svc
 
     def node_ips(self) -> list[str]:
@@ -207,12 +216,17 @@ class _Sync:
         ]  # fmt: skip
 
 
-def render_ipvs(state: ProxyState, options: IpvsOptions | None = None) -> IpvsSync:
-    """A full IPVS-mode sync of `state`."""
-    sync = _Sync(state, options or IpvsOptions())
+def render_ipvs(
+    state: ProxyState, options: IpvsOptions | None = None, previous: Ipvs | None = None
+) -> IpvsSync:
+    """An IPVS-mode sync of `state`. With `previous` (the node's IPVS table after the last
+    sync) the table is updated in place, as kube-proxy does, so connections and scheduler
+    state survive (app/sim/kubeproxy/ipvs_reconcile.py); without it, a fresh table."""
+    sync = _Sync(state, options or IpvsOptions(), previous)
     for key in state.keys_in_order():
         for pe in state.views[key].ports:
             _service_port(sync, pe)
+    remove_stale(sync.ipvs, sync.wanted)
     restore = render_rules(sync.sets, state.options, sync.lb_no_node_access)
     return IpvsSync(sync.ipvs, sync.sets, restore, sync.dummy, sync.ipv6, sync.local)
 

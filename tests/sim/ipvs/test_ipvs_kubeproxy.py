@@ -197,3 +197,48 @@ def test_node_commands_ipvsadm_and_ipset() -> None:
     names = sync.ipset_command(["list", "-n"]).stdout.splitlines()
     assert "KUBE-CLUSTER-IP" in names and len(names) == 17
     assert sync.ipset_command(["add", "KUBE-CLUSTER-IP", "1.2.3.4,tcp:1"]).status == 2
+
+
+def _resync(data: dict, previous):
+    return render_ipvs(ProxyState.from_dict(data), IpvsOptions.from_dict(data), previous)
+
+
+def test_resync_keeps_connections_and_scheduler_state() -> None:
+    data = _data({}, endpoints=("10.244.1.10", "10.244.2.20"))
+    first = _resync(data, None)
+    d = first.ipvs.process("TCP", "10.244.9.9", 1000, "10.96.0.50", 80)
+    again = _resync(data, first.ipvs)
+    assert again.ipvs is first.ipvs and again.ipvs.conns.lookup(d.conn.key) is d.conn
+    nxt = again.ipvs.process("TCP", "10.244.9.9", 1001, "10.96.0.50", 80)
+    assert nxt.dest is not d.dest  # rr went on from where it was
+
+
+def test_removed_endpoint_drains_gracefully_for_tcp_and_goes_at_once_for_udp() -> None:
+    data = _data({}, endpoints=("10.244.1.10", "10.244.2.20"))
+    sync = _resync(data, None)
+    svc = sync.ipvs.find_service("TCP", "10.96.0.50", 80)
+    busy = sync.ipvs.process("TCP", "10.244.9.9", 1000, "10.96.0.50", 80).dest
+    data["endpointSlices"][0]["endpoints"] = [
+        e for e in data["endpointSlices"][0]["endpoints"] if e["addresses"][0] != busy.addr
+    ]
+    sync = _resync(data, sync.ipvs)
+    assert svc.find(busy.addr, 8080) is busy and busy.weight == 0  # quiesced, still there
+    for conn in list(sync.ipvs.conns.conns.values()):
+        sync.ipvs.conns.expire(conn)
+    sync = _resync(data, sync.ipvs)
+    assert svc.find(busy.addr, 8080) is None  # drained: deleted on the next sync
+    data["endpointSlices"][0]["endpoints"].append({"addresses": [busy.addr]})
+    sync = _resync(data, sync.ipvs)
+    assert svc.find(busy.addr, 8080).weight == 1
+
+
+def test_resync_edits_changed_services_and_deletes_gone_ones() -> None:
+    data = _data({"type": "NodePort"})
+    sync = _resync(data, None)
+    data["services"][0]["sessionAffinity"] = "ClientIP"
+    data["services"][0]["type"] = "ClusterIP"
+    del data["services"][0]["ports"][0]["nodePort"]  # the API clears it with the type
+    sync = _resync(data, sync.ipvs)
+    assert [(s.addr, s.port, s.timeout) for s in sync.ipvs.services.values()] == [
+        ("10.96.0.50", 80, 10800)
+    ]
