@@ -122,7 +122,7 @@ def test_buttons_scale_and_fail_readiness_without_typing(
     assert browser_errors == []
 
 
-def test_a_stale_tab_is_told_to_reload(page: Page) -> None:
+def test_a_stale_tab_is_told_to_reload(page: Page, browser_errors: list[str]) -> None:
     page.goto("/lab?lang=en")
     other = page.context.new_page()
     other.goto("/lab?lang=en")
@@ -134,6 +134,10 @@ def test_a_stale_tab_is_told_to_reload(page: Page) -> None:
     expect(page.locator("#lab-notice")).to_contain_text(
         translate("en", "lab.error.conflict"), timeout=10_000
     )
+    # The refused command changed nothing and the page shows the other tab's change.
+    expect(page.locator("#cluster .pod")).to_have_count(3)
+    # Chromium logs every 4xx answer ("status of 409 (Conflict)"); nothing else may appear.
+    assert [e for e in browser_errors if "409" not in e] == []
 
 
 def test_keyboard_history_and_completion(page: Page) -> None:

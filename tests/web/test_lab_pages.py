@@ -73,6 +73,7 @@ def test_a_stale_form_is_409_and_changes_nothing(client: TestClient) -> None:
     stale = client.post(f"/lab/{lab_id}/run", data=second)
     assert stale.status_code == 409
     assert translate("en", "lab.error.conflict") in stale.text
+    assert stale.text.count('class="pod pod-ready"') == 3  # redrawn as the other tab left it
     assert client.get("/lab").text.count('class="pod pod-ready"') == 3
 
 

@@ -64,7 +64,10 @@ def perform(
 
     def refuse(status: int, notice: str, shown: Opened) -> Response:
         state = PageState(error_notice=notice, conflict=status == 409)
-        return answer(request, shown, state, lang, t, status=status, template=template)
+        # A conflict redraws the panels: the learner sees what the other writer saved.
+        return answer(
+            request, shown, state, lang, t, status=status, template=template, refresh=status == 409
+        )
 
     if version is not None and version != opened.row.version:
         return refuse(409, t("lab.error.conflict"), opened)
