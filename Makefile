@@ -13,7 +13,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 # Debian packages the browser and kernel tests need (and CJK fonts for Chinese screenshots).
-APT_PACKAGES := chromium iptables iproute2 conntrack nftables fonts-noto-cjk
+APT_PACKAGES := chromium iptables iproute2 conntrack nftables ipset nfacct fonts-noto-cjk
 PIP := $(BIN)/python -m pip --quiet --disable-pip-version-check
 
 .PHONY: help run test lint pytest bench system-packages clean
@@ -42,7 +42,7 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 system-packages:
 	@missing=""; \
 	for spec in chromium:/usr/bin/chromium iptables:iptables iproute2:ip conntrack:conntrack \
-	            nftables:nft fonts-noto-cjk:/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc; do \
+	            nftables:nft ipset:ipset nfacct:nfacct fonts-noto-cjk:/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc; do \
 	  pkg=$${spec%%:*}; probe=$${spec#*:}; \
 	  if [ "$${probe#/}" != "$$probe" ]; then [ -e "$$probe" ] || missing="$$missing $$pkg"; \
 	  else command -v "$$probe" >/dev/null 2>&1 || missing="$$missing $$pkg"; fi; \
