@@ -3,6 +3,7 @@ each), beside the iptables mode's linear walk of the same cluster, in the same r
 
 Figures (medians over repeated runs):
   nft_render_full_10000_services_s        one full nftables sync of the cluster
+  nft_render_partial_10000_services_ms    the next sync after one endpoint went away
   nft_trace_10000_services_ms             matched-only trace to the last Service's ClusterIP
   nft_rules_evaluated_10000               rules the kernel evaluates for it in nftables mode
                                           (`ip daddr . meta l4proto . th dport vmap @service-ips`
@@ -94,8 +95,15 @@ def run() -> list[tuple[str, float, str]]:
     state = ProxyState.from_dict(cluster())
     packet = Packet("192.168.49.100", _vip(SERVICES - 1), "tcp", 40000, 80)
     start = time.perf_counter()
-    table = render_nftables(state).table
+    first = render_nftables(state)
     render_s = time.perf_counter() - start
+    table = first.table
+    data = cluster()
+    smaller = dict(data["endpointSlices"][5], endpoints=data["endpointSlices"][5]["endpoints"][1:])
+    state.set_endpoint_slice(smaller)
+    start = time.perf_counter()
+    render_nftables(state, previous=first)
+    partial_ms = (time.perf_counter() - start) * 1000
     nft_rules = Ruleset({("ip", "kube-proxy"): table})
     nft_ms, nft_evaluated = _median_ms(
         lambda r: nft_trace(
@@ -116,6 +124,7 @@ def run() -> list[tuple[str, float, str]]:
     )
     return [
         ("nft_render_full_10000_services_s", render_s, "s"),
+        ("nft_render_partial_10000_services_ms", partial_ms, "ms"),
         ("nft_trace_10000_services_ms", nft_ms, "ms"),
         ("nft_rules_evaluated_10000", nft_evaluated, "rules"),
         ("iptables_linear_trace_10000_services_ms", ipt_ms, "ms"),

@@ -19,7 +19,6 @@ Sync behaviour (kube-proxy-facts §3):
 
 from __future__ import annotations
 
-import copy
 import gc
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -34,7 +33,7 @@ from app.sim.kubeproxy.nftables_service import (
 )
 from app.sim.kubeproxy.state import ProxyState
 from app.sim.nft.model import Element, Ruleset, Table
-from app.sim.nft.parse import apply_line, parse_elements
+from app.sim.nft.parse import apply_line
 from app.sim.nft.render import dump, list_table
 
 __all__ = ["NftSync", "canonical_dump", "render_nftables"]
@@ -54,6 +53,8 @@ class NftSync:
     now: float
     mark: tuple[object, int] | None = field(default=None, repr=False)
     rules: dict[str, PortRules] = field(default_factory=dict, repr=False)
+    versions: dict[str, str] = field(default_factory=dict, repr=False)
+    ctx: NftContext | None = field(default=None, repr=False)
 
     @property
     def operations(self) -> int:
@@ -116,22 +117,38 @@ def _sync(
     ctx = NftContext(state.options, state.node)
     family = "ip6" if state.options.ipv6 else "ip"
     if previous is not None:
-        table, stale = copy.deepcopy(previous.table), dict(previous.stale)
+        table, stale = previous.table.clone(), dict(previous.stale)
     else:
-        table, stale = copy.deepcopy(preexisting) or Table(family, "kube-proxy"), {}
+        table, stale = preexisting.clone() if preexisting else Table(family, "kube-proxy"), {}
     full = previous is None if full is None else full
     cleanup = _delete_stale(table, stale, now)
     tx = _Tx(table)
     if full:
         fixed.setup(tx, ctx, service_cidrs)
-    rules = {
-        f"{key}:{pe.port.port_name}": render_port(pe, ctx)
-        for key, view in state.views.items()
-        for pe in view.ports
-    }
+    versions = {key: view.version for key, view in state.views.items()}
+    rules = _render(state, ctx, previous, versions)
     changed = None if full or previous is None else state.changed_since(previous.mark)
     _write(tx, rules, changed, stale, now)
-    return NftSync(table, full, tx.lines, cleanup, stale, now, state.journal_mark, rules)
+    result = NftSync(table, full, tx.lines, cleanup, stale, now, state.journal_mark, rules)
+    result.versions, result.ctx = versions, ctx
+    return result
+
+
+def _render(
+    state: ProxyState, ctx: NftContext, previous: NftSync | None, versions: dict[str, str]
+) -> dict[str, PortRules]:
+    """Each service port's objects; a Service whose inputs did not change since the previous
+    sync reuses what that sync rendered (its version says so)."""
+    # rendered with other options or another node: nothing can be reused
+    old = previous.versions if previous is not None and previous.ctx == ctx else {}
+    rules: dict[str, PortRules] = {}
+    for key, view in state.views.items():
+        for pe in view.ports:
+            name = f"{key}:{pe.port.port_name}"
+            reuse = old.get(key) == versions[key] and previous is not None
+            cached = previous.rules.get(name) if reuse and previous is not None else None
+            rules[name] = cached if cached is not None else render_port(pe, ctx)
+    return rules
 
 
 def _delete_stale(table: Table, stale: dict[str, float], now: float) -> list[str]:
@@ -198,8 +215,7 @@ def _sync_elements(tx: _Tx, rules: dict[str, PortRules]) -> None:
         name: {} for name in fixed.ELEMENT_SETS if name in table.sets
     }
     for r in rules.values():
-        for name, body in r.elements:
-            element = parse_elements(body)[0]
+        for name, element, body in r.parsed_elements():
             wanted[name][element.key] = (element, body)
     for name, want in wanted.items():
         have = table.sets[name].elements

@@ -16,6 +16,8 @@ from app.sim.kubeproxy.names import proto_hash
 from app.sim.kubeproxy.options import NodeInfo, ProxyOptions
 from app.sim.kubeproxy.service import Endpoint, PortEndpoints, ServicePort
 from app.sim.kubeproxy.topology import categorize
+from app.sim.nft.model import Element
+from app.sim.nft.parse import parse_elements
 
 MARK_MASQ_CHAIN = "mark-for-masquerade"
 REJECT_CHAIN = "reject-chain"
@@ -79,6 +81,13 @@ class PortRules:
     chains: dict[str, list[str]] = field(default_factory=dict)
     elements: list[tuple[str, str]] = field(default_factory=list)
     sets: dict[str, str] = field(default_factory=dict)
+    _parsed: list[tuple[str, Element, str]] | None = field(default=None, repr=False)
+
+    def parsed_elements(self) -> list[tuple[str, Element, str]]:
+        """(set, element, body) of every element, parsed once."""
+        if self._parsed is None:
+            self._parsed = [(name, parse_elements(body)[0], body) for name, body in self.elements]
+        return self._parsed
 
 
 @dataclass(frozen=True)

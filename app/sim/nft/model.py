@@ -12,7 +12,7 @@ so a packet's key is looked up in O(1) like the kernel's hash sets.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 # Standard priority names (nft(8), "CHAINS" table) in the order nft tries them when printing.
 STD_PRIORITIES = (
@@ -136,6 +136,16 @@ class Table:
     base_cache: tuple[tuple[int, int], list[NftChain]] | None = field(
         default=None, repr=False, compare=False
     )
+
+    def clone(self) -> Table:
+        """A copy whose chains' rule lists and sets' elements can change independently; the
+        rules and elements themselves are shared (a sync replaces them, never edits them)."""
+        chains = {n: replace(c, rules=list(c.rules)) for n, c in self.chains.items()}
+        sets = {
+            n: replace(s, elements=dict(s.elements), expires=dict(s.expires))
+            for n, s in self.sets.items()
+        }
+        return replace(self, chains=chains, sets=sets, base_cache=None)
 
     def take_handle(self) -> int:
         handle = self.next_handle

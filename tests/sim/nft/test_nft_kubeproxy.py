@@ -163,3 +163,11 @@ def test_bad_input_is_a_state_error() -> None:
     data["services"][0]["clusterIP"] = "not-an-ip"
     with pytest.raises(StateError, match="clusterIP"):
         render_nftables(ProxyState.from_dict(data))
+
+
+def test_changed_options_are_not_served_from_the_previous_sync() -> None:
+    first = render_nftables(ProxyState.from_dict(cluster()))
+    again = render_nftables(ProxyState.from_dict(cluster(masqueradeAll=True)), previous=first)
+    base = name_base("ns/web/tcp/http")
+    rule = again.table.chains[f"service-{base}"].rules[0]
+    assert rule.text == "ip daddr 10.96.0.10 jump mark-for-masquerade"
