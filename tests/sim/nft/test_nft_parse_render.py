@@ -8,7 +8,7 @@ import pytest
 from app.sim.kubeproxy.nftables import canonical_dump
 from app.sim.nft.model import NftError
 from app.sim.nft.parse import parse_blocks, parse_commands, parse_duration, parse_ruleset
-from app.sim.nft.render import dump, format_duration, list_table, priority_text
+from app.sim.nft.render import dump, format_duration, list_ruleset, list_table, priority_text
 
 SMALL = """\
 add table ip kube-proxy { comment "rules for kube-proxy" ; }
@@ -191,3 +191,15 @@ def test_block_syntax_allows_forward_references() -> None:
     assert list(table.chains) == ["first", "later"]
     assert table.chains["first"].priority == -100
     assert list_table(table) == text
+
+
+def test_list_ruleset_prints_every_table_and_empty_chains_as_nft_does() -> None:
+    text = (
+        "add table ip a\nadd chain ip a c { type filter hook input priority 0 ; }\n"
+        "add table ip b\nadd set ip b s { type ipv4_addr ; }\nadd chain ip b e\n"
+    )
+    # `nft list ruleset` of the same commands (nft 1.0.6)
+    assert list_ruleset(parse_commands(text)) == (
+        "table ip a {\n\tchain c {\n\t\ttype filter hook input priority filter; policy accept;\n"
+        "\t}\n}\ntable ip b {\n\tset s {\n\t\ttype ipv4_addr\n\t}\n\n\tchain e {\n\t}\n}\n"
+    )
