@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 PROG = "kube-proxy-lab"
 #: Modules imported before parsing; importing one registers its commands.
-COMMAND_MODULES: tuple[str, ...] = ("app.cli_trace", "app.cli_render")
+COMMAND_MODULES: tuple[str, ...] = ("app.cli_trace", "app.cli_render", "app.cli_lessons")
 
 
 class UsageError(Exception):
