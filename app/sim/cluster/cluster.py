@@ -341,6 +341,7 @@ class Cluster:
             raise ClusterError(f'error: pod "{name}" is not running')
         pod.restarts += 1
         pod.last_restart = self.now
+        pod.app_dead = False  # a restarted container listens again
         self._touch("Pod", pod.meta, "updated")
         workloads.run_containers(self, pod)
         controllers.reconcile(self)

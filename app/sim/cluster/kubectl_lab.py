@@ -33,6 +33,16 @@ Commands:
                                    liveness probe fails or the process exits: RESTARTS
                                    goes up and the pod keeps its name and IP.
   node-ready node/NAME true|false  Make a node Ready or NotReady (its pods stop being ready).
+  kill-app pod/NAME                Make the pod's application stop listening while the pod
+                                   stays Running and Ready (no readiness probe notices): its
+                                   endpoint stays in the Service, connections are refused.
+                                   `kubectl lab restart pod/NAME` brings the app back.
+  ipvs-scheduler NAME              kube-proxy's --ipvs-scheduler for IPVS mode (rr, wrr,
+                                   lc, wlc, lblc, lblcr, dh, sh, sed, nq, fo, ovf, mh,
+                                   twos).
+  ipvs-modules node/NAME true|false
+                                   Load or unload the node's IPVS kernel modules. Without
+                                   them kube-proxy in IPVS mode falls back to iptables mode.
 
 Examples:
   kubectl lab set-ready pod/my-first-deploy-785c6c79d9-7bgf5 false
@@ -66,6 +76,23 @@ def cmd_lab(cluster: Cluster, parsed: Parsed, stdin: str | None, out: Output) ->
         name = rest[0].split("/", 1)[-1]
         pod = cluster.restart_container(name, namespace)
         out.out.append(f"pod/{name} container restarted (RESTARTS {pod.restarts})\n")
+    elif action == "kill-app" and len(rest) == 1:
+        name = rest[0].split("/", 1)[-1]
+        pod = cluster.get("Pod", name, namespace)
+        pod.app_dead = True  # type: ignore[attr-defined]
+        cluster._touch("Pod", pod.meta, "updated")  # type: ignore[attr-defined]
+        out.out.append(f"pod/{name} application stopped (the pod stays Ready)\n")
+    elif action == "ipvs-scheduler" and len(rest) == 1:
+        _ipvs_scheduler(cluster, rest[0])
+        out.out.append(f"kube-proxy --ipvs-scheduler={rest[0]}\n")
+    elif action == "ipvs-modules" and len(rest) == 2:
+        name = rest[0].split("/", 1)[-1]
+        cluster.get("Node", name)
+        off = set(cluster.proxy_config.get("ipvsUnavailable") or ())  # type: ignore[arg-type]
+        off = off - {name} if _bool_arg(rest[1]) else off | {name}
+        cluster.proxy_config["ipvsUnavailable"] = sorted(off)
+        cluster.version += 1  # kube-proxy restarts on that node: a new sync
+        out.out.append(f"node/{name} IPVS modules {'loaded' if rest[1] == 'true' else 'absent'}\n")
     elif action == "node-ready" and len(rest) == 2:
         name = rest[0].split("/", 1)[-1]
         cluster.set_node_ready(name, _bool_arg(rest[1]))
@@ -81,6 +108,17 @@ def cmd_lab(cluster: Cluster, parsed: Parsed, stdin: str | None, out: Output) ->
         out.out.append(f"clock advanced by {rest[0]}\n")
     else:
         raise ClusterError(f'error: unknown lab command "{" ".join(args)}"\n\n' + LAB_HELP)
+
+
+def _ipvs_scheduler(cluster: Cluster, name: str) -> None:
+    """Restart kube-proxy with another --ipvs-scheduler (ip_vs_<name>.ko, ipvsadm(8))."""
+    from app.sim.ipvs.schedulers import SCHEDULERS
+
+    if name not in SCHEDULERS:
+        known = ", ".join(sorted(SCHEDULERS))
+        raise ClusterError(f'error: unknown IPVS scheduler "{name}" (one of {known})')
+    cluster.proxy_config["scheduler"] = name
+    cluster.version += 1  # the restarted kube-proxy syncs every virtual server
 
 
 def help_text(name: str, command: Command) -> str:

@@ -104,6 +104,7 @@ class Pod:
     started: int | None = None
     grace_period: int = 30
     unreachable: bool = False  # its node stopped reporting (NodeNotReady)
+    app_dead: bool = False  # `kubectl lab kill-app`: Ready, but its process refuses connections
 
     @property
     def name(self) -> str:

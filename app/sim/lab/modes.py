@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 SyncFn = Callable[["Lab", float], dict[str, Any] | None]
 ProgramFn = Callable[["Lab", list[str], str, str], "Reply"]
+# (lab, world, node, packet, rng, clock, origin, in_iface, matched_only) -> Trace
+TraceFn = Callable[..., Any]
 
 
 @dataclass(frozen=True)
@@ -26,13 +28,16 @@ class Mode:
     """One proxy mode. `sync(lab, now)` brings every node's rules in line with the cluster and
     reports what it rewrote; `watch(lab, now)`, if given, runs after a command that left the
     cluster unchanged (what the proxy notices on the node itself); `programs` maps a console
-    program to its handler `(lab, argv, stdin, lang) -> Reply`."""
+    program to its handler `(lab, argv, stdin, lang) -> Reply`; `trace(lab, world, node,
+    packet, rng, *, clock, origin, in_iface, matched_only) -> Trace`, if given, replaces the
+    engine's plain netfilter walk for requests (IPVS's director, the userspace proxy)."""
 
     name: str
     title: dict[str, str]
     sync: SyncFn
     programs: dict[str, ProgramFn] = field(default_factory=dict)
     watch: SyncFn | None = None
+    trace: TraceFn | None = None
 
 
 # Which mode's state each mode-specific program shows (ipvsadm(8), nft(8), ipset(8)).
@@ -72,3 +77,14 @@ register(
         watch=_iptables_watch,
     )
 )
+
+
+def _register_modes() -> None:
+    """The other modes live in their own modules (mode_<name>.py) and register on import."""
+    import importlib
+
+    for name in ("mode_ipvs",):
+        importlib.import_module(f"app.sim.lab.{name}")
+
+
+_register_modes()

@@ -7,6 +7,7 @@ a lab stored between web requests continues exactly where it stopped.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +47,9 @@ class NodeWorld:
     sync: SyncResult | None = None
     edited: bool = False
     imported: bool = False
+    # What a mode other than iptables keeps on the node (IPVS table, userspace proxy state):
+    # JSON-ready data, or a live object with `to_data()` the mode rebuilds from that data.
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def kernel_node(self) -> Node:
         """The engine's Node for this node, sharing the lab's `-m recent` and nth state."""
@@ -79,6 +83,7 @@ class NodeWorld:
             "sync": self.sync.snapshot() if self.sync is not None else None,
             "edited": self.edited,
             "imported": self.imported,
+            "extra": {k: _plain(v) for k, v in self.extra.items()},
         }
 
     @classmethod
@@ -93,6 +98,7 @@ class NodeWorld:
         snap = data.get("sync")
         world.sync = SyncResult.from_snapshot(snap) if snap else None
         world.edited, world.imported = bool(data["edited"]), bool(data["imported"])
+        world.extra = json.loads(json.dumps(data.get("extra") or {}))
         return world
 
     def _positions(self) -> dict[tuple[str, str, int], int]:
@@ -118,6 +124,11 @@ class NodeWorld:
             uid = positions.get((table, chain, int(index)))
             if uid is not None:
                 self.rule_state[uid] = value
+
+
+def _plain(value: Any) -> Any:
+    """A mode's node state as JSON-ready data (a copy: the stored lab must not alias it)."""
+    return json.loads(json.dumps(value.to_data() if hasattr(value, "to_data") else value))
 
 
 def _recent_data(recent: dict[str, dict[str, RecentEntry]]) -> dict[str, list[list[Any]]]:

@@ -26,6 +26,7 @@ from app.sim.cluster.addressing import (
 from app.sim.cluster.addressing import (
     request as cluster_request,
 )
+from app.sim.lab.modes import MODES
 from app.sim.lab.nodes import NodeWorld
 from app.sim.lab.result import LabError
 from app.sim.netfilter.engine import trace_packet
@@ -121,11 +122,12 @@ def _one(
     lab.clock += SECONDS_PER_CONNECTION
     try:
         parsed = parse_packet_json(packet)
-        trace = trace_packet(
-            world.ruleset,
-            parsed.packet,
+        walk = MODES[lab.mode].trace or _walk
+        trace = walk(
+            lab,
+            world,
             node,
-            world.conntrack,
+            parsed.packet,
             rng,
             clock=lab.clock,
             origin=parsed.origin,
@@ -135,6 +137,11 @@ def _one(
     except (TraceInputError, WalkError) as err:
         raise LabError(str(err)) from None
     return trace, packet
+
+
+def _walk(lab: Lab, world: NodeWorld, node: Any, packet: Any, rng: random.Random, **kw: Any):
+    """The plain netfilter walk through the node's live rules (iptables mode)."""
+    return trace_packet(world.ruleset, packet, node, world.conntrack, rng, **kw)
 
 
 def _endpoint(trace: Trace) -> str | None:
@@ -166,6 +173,8 @@ def answering_pod(lab: Lab, trace: Trace) -> tuple[str | None, bool]:
     ip, port = final.packet.dst, final.packet.dport
     for pod in sorted(lab.cluster.pods.values(), key=lambda p: p.name):
         if pod.ip == ip and pod.phase == "Running":
+            if pod.app_dead:  # `kubectl lab kill-app`: Ready, but nothing listens
+                return None, True
             ports = [p.container_port for c in pod.containers for p in c.ports]
             listening = not ports or port in ports
             return (pod.name, False) if listening else (None, True)
