@@ -15,7 +15,17 @@ from app.config import Settings, get_settings
 from app.store.db import make_engine, migrate
 from app.web import errors
 from app.web.preferences import PreferencesMiddleware
-from app.web.routers import docs, health, lab_pages, lab_rules, lab_shared, labs, pages, trace
+from app.web.routers import (
+    classroom,
+    docs,
+    health,
+    lab_pages,
+    lab_rules,
+    lab_shared,
+    labs,
+    pages,
+    trace,
+)
 from app.web.templating import make_templates
 
 #: Routers the app mounts, in order; a new feature adds its router here.
@@ -28,6 +38,7 @@ ROUTERS: list[APIRouter] = [
     lab_rules.router,
     lab_shared.router,
     trace.router,
+    classroom.router,
 ]
 log = logging.getLogger(__name__)
 

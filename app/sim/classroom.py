@@ -1,0 +1,139 @@
+"""Classroom items as data: what a teacher pushes to a room, computed by the engine.
+
+An item is either a packet to look at ("lab": a scenario, a kube-proxy mode, a seed and one
+request, with the trace the player replays) or a question ("which endpoint will the next packet
+reach?"). A question's options are every endpoint the rules can send a new connection to
+(`explore_branches` walks each branch of the `-m statistic` cascade,
+iptables-extensions(8), statistic); its right answer is where the lab, built from the same seed,
+actually sends the next packet. Since the lab is deterministic given its seed, everyone who
+rebuilds the item sees the same path. Join codes are checked here too. Standard library only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.sim.conntrack import Conntrack
+from app.sim.lab import Lab, LabError
+from app.sim.lab.traffic import plan
+from app.sim.netfilter.branches import endpoint_shares
+from app.sim.netfilter.engine import explore_branches
+from app.sim.netfilter.packet_input import parse_packet_json
+
+#: Join-code letters: no 0/O, 1/I/L, 5/S, 2/Z, 8/B, which are misread on a wall or a phone.
+CODE_ALPHABET = "ACDEFGHJKMNPQRTUVWXY34679"
+CODE_LENGTH = 6
+#: The option that stands for "no endpoint: the packet is dropped or rejected".
+NO_ENDPOINT = "none"
+KINDS = ("lab", "question")
+PROBE_PORT = 40000  # any source port: the statistic cascade does not look at it
+
+
+class ItemError(ValueError):
+    """Bad input for an item; `message` is {"en": ..., "zh": ...} or a plain string."""
+
+    def __init__(self, message: dict[str, str] | str) -> None:
+        super().__init__(message if isinstance(message, str) else message["en"])
+        self.message = message
+
+    def text(self, lang: str) -> str:
+        return self.message if isinstance(self.message, str) else self.message[lang]
+
+
+def normalise_code(text: str) -> str | None:
+    """The join code typed by a student, upper-cased and without spaces or dashes; None when
+    it cannot be a code (wrong length or a letter the alphabet never uses)."""
+    code = "".join(text.split()).replace("-", "").upper()
+    if len(code) != CODE_LENGTH or any(c not in CODE_ALPHABET for c in code):
+        return None
+    return code
+
+
+def build_item(
+    kind: str, scenario: str, mode: str, seed: int, source: str, to: str
+) -> dict[str, Any]:
+    """The item a room sees. Raises ItemError for an unknown kind, a bad lab or request.
+
+    Keys: kind, scenario, mode, seed, source, to, trace (the request's first trace, what the
+    player replays), endpoint (where it went, or NO_ENDPOINT), and for a question `options`
+    (list of {"value", "label"}) and `answer` (the right option's value)."""
+    if kind not in KINDS:
+        raise ItemError({"en": f"unknown item kind {kind!r}", "zh": f"未知的类型 {kind!r}"})
+    try:
+        lab = Lab.new(scenario, mode, seed)
+        options = _options(lab, source, to)
+        sent = lab.request(source, to, "tcp", 1)
+    except LabError as error:
+        raise ItemError(error.messages) from None
+    trace = sent["traces"][0]
+    endpoint = trace.get("endpoint") or NO_ENDPOINT
+    item: dict[str, Any] = {
+        "kind": kind,
+        "scenario": scenario,
+        "mode": mode,
+        "seed": seed,
+        "source": source,
+        "to": to,
+        "trace": trace,
+        "endpoint": endpoint,
+    }
+    if kind == "question":
+        if endpoint not in {o["value"] for o in options}:
+            options.append(_option(lab, endpoint))
+        item |= {"options": options, "answer": endpoint}
+    return item
+
+
+def _options(lab: Lab, source: str, to: str) -> list[dict[str, str]]:
+    """Every endpoint a new connection can reach, plus "no endpoint", in address order."""
+    if lab.mode != "iptables":
+        # Only the iptables rules have a statistic cascade to explore; for the other modes
+        # the options are the Service's ready endpoints as the cluster lists them.
+        values = _service_endpoints(lab, to)
+    else:
+        values = sorted(_shares(lab, source, to), key=_address_key)
+    return [_option(lab, v) for v in values] + [_option(lab, NO_ENDPOINT)]
+
+
+def _shares(lab: Lab, source: str, to: str) -> dict[str, float]:
+    planned = plan(lab, source, to, "tcp")
+    world = lab.nodes[planned.node]
+    parsed = parse_packet_json(dict(planned.packet, sport=PROBE_PORT))
+    branches = explore_branches(
+        world.ruleset,
+        parsed.packet,
+        world.kernel_node(),
+        Conntrack(),
+        clock=lab.clock,
+        origin=parsed.origin,
+        in_iface=parsed.in_iface,
+        matched_only=True,
+    )
+    return {str(k): float(v) for k, v in endpoint_shares(branches).items() if k is not None}
+
+
+def _service_endpoints(lab: Lab, to: str) -> list[str]:
+    name = to.removeprefix("svc/").split(":")[0]
+    for service in lab.summary()["services"]:
+        if service.get("name") == name:
+            found = [str(e) for e in service.get("endpoints") or [] if isinstance(e, str)]
+            return sorted(found, key=_address_key)
+    return []
+
+
+def _address_key(value: str) -> tuple[int, ...]:
+    host, _, port = value.rpartition(":")
+    try:
+        return (*(int(p) for p in host.split(".")), int(port))
+    except ValueError:
+        return (999,)
+
+
+def _option(lab: Lab, value: str) -> dict[str, str]:
+    if value == NO_ENDPOINT:
+        return {"value": value, "label": NO_ENDPOINT}
+    ip = value.rpartition(":")[0]
+    for pod in lab.summary()["pods"]:
+        if pod.get("ip") == ip:
+            return {"value": value, "label": f"{pod['name']} ({value})"}
+    return {"value": value, "label": value}
