@@ -154,9 +154,12 @@ def expect(
         verdict = "DROP" if everywhere else "REJECT"
         return Expectation(chain="KUBE-SERVICES", comment=refusal, verdict=verdict)
     ranges = [ipaddress.ip_network(r) for r in svc.get("loadBalancerSourceRanges", [])]
-    if target.kind == "lb" and ranges and everywhere and not _allowed(proxy, svc, ranges, src):
+    firewall = None
+    if target.kind == "lb" and ranges and everywhere:
         comment = f"{name} traffic not accepted by KUBE-FW-"
-        return Expectation(chain="KUBE-PROXY-FIREWALL", comment=comment, verdict="DROP")
+        firewall = Expectation(chain="KUBE-PROXY-FIREWALL", comment=comment, verdict="DROP")
+        if not _allowed(proxy, svc, ranges, src):
+            return firewall
     # eTP Local keeps the client's address by using only this node's endpoints, except for
     # pods and the node itself, which are "short-circuited" to every endpoint (proxier.go).
     local_policy = svc.get("externalTrafficPolicy") == "Local"
@@ -164,6 +167,10 @@ def expect(
     chosen = here if local_policy and not inside else everywhere
     if chosen:
         return Expectation(endpoints=chosen)
+    if firewall is not None:
+        # Whatever reaches filter still addressed to the LB IP meets KUBE-PROXY-FIREWALL's
+        # rule, whose jump comes first in INPUT and FORWARD and also hangs off OUTPUT.
+        return firewall
     if source == "node" and target.kind in ("external", "lb"):
         # KUBE-EXTERNAL-SERVICES hangs off INPUT and FORWARD only; the node's own packet to
         # an address it does not own passes filter OUTPUT untouched and leaves.

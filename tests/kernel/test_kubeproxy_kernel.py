@@ -52,10 +52,12 @@ class Nodes:
 
     def __init__(self) -> None:
         self._open: dict[NodeConfig, Topology] = {}
-        self._rules: dict[tuple[int, str], str] = {}
+        self._rules: dict[tuple[str, str], str] = {}
 
-    def rules(self, cluster: Cluster, node: str) -> str:
-        key = (id(cluster), node)
+    def rules(self, label: str, cluster: Cluster, node: str) -> str:
+        """kube-proxy's rules on `node` as iptables-save shows them; `label` names the
+        cluster (one per test: a freed cluster's id() may come back for the next one)."""
+        key = (label, node)
         if key not in self._rules:
             state = ProxyState.from_dict(cluster.to_proxy_dict(node))
             self._rules[key] = render_save(state, render_restore(state))
@@ -151,7 +153,7 @@ def _sample(cluster: Cluster, rng: random.Random) -> list[Case]:
 
 def _check(nodes: Nodes, cluster: Cluster, case: Case, label: str) -> None:
     req, wanted = case.req, case.wanted
-    ruleset = nodes.rules(cluster, req.node)
+    ruleset = nodes.rules(label, cluster, req.node)
     kernel = nodes.trace(ruleset, req.packet)
     where = (f"{label}: {port_name(case.svc, case.port)} {case.target.kind} from "
              f"{case.source} on {req.node}\npacket: {req.packet}\nexpected: {wanted}")  # fmt: skip
@@ -226,7 +228,7 @@ def test_hairpin_masquerade_picks_the_pod_bridge_address(nodes: Nodes) -> None:
     cluster = random_cluster(3, services=1, nodes=1, endpoints=1)
     pod = next(iter(cluster.pods.values()))
     req = request(cluster, f"pod/{pod.name}", "svc/svc-00000:http")
-    ruleset = nodes.rules(cluster, req.node)
+    ruleset = nodes.rules("hairpin", cluster, req.node)
     bridge = req.packet["pod_iface_ip"].split("/")[0]
     node_ip = cluster.nodes[req.node].internal_ip
     bare = {k: v for k, v in req.packet.items() if k != "pod_iface_ip"}
