@@ -83,7 +83,7 @@ def _register_modes() -> None:
     """The other modes live in their own modules (mode_<name>.py) and register on import."""
     import importlib
 
-    for name in ("mode_ipvs",):
+    for name in ("mode_ipvs", "mode_userspace"):
         importlib.import_module(f"app.sim.lab.{name}")
 
 
