@@ -24,6 +24,37 @@
     var el = event.target.closest("[data-present-toggle]");
     if (el) { event.preventDefault(); toggle(); }
   });
+  // Presenter keys (what a presentation clicker sends, too): f full screen, b or . blanks the
+  // screen until the next key. The packet player takes arrows, PageUp/PageDown and space.
+  function blank() {
+    var cover = document.querySelector(".blank-screen");
+    if (cover) { cover.remove(); return; }
+    cover = document.createElement("div");
+    cover.className = "blank-screen";
+    cover.setAttribute("data-blank", "");
+    document.body.appendChild(cover);
+  }
+  function fullscreen() {
+    if (document.fullscreenElement) document.exitFullscreen();
+    else if (document.documentElement.requestFullscreen) document.documentElement.requestFullscreen();
+  }
+  document.addEventListener("keydown", function (event) {
+    if (document.querySelector(".blank-screen")) {
+      // Any key brings the picture back, and does nothing else.
+      event.preventDefault();
+      event.stopImmediatePropagation();
+      blank();
+      return;
+    }
+    if (!document.body.classList.contains("present") || event.ctrlKey || event.metaKey ||
+        event.altKey || typing(event.target)) return;
+    var key = event.key && event.key.toLowerCase();
+    if (key === "f") { event.preventDefault(); fullscreen(); }
+    else if (key === "b" || key === ".") { event.preventDefault(); blank(); }
+  }, true);
+  document.addEventListener("click", function (event) {
+    if (event.target.closest && event.target.closest(".blank-screen")) blank();
+  });
   document.addEventListener("keydown", function (event) {
     // role="button" on a link: Space must press it as it would a real button.
     var el = event.target.closest && event.target.closest("[data-present-toggle]");
