@@ -23,7 +23,12 @@ from dataclasses import dataclass
 
 PROG = "kube-proxy-lab"
 #: Modules imported before parsing; importing one registers its commands.
-COMMAND_MODULES: tuple[str, ...] = ("app.cli_trace", "app.cli_render", "app.cli_lessons")
+COMMAND_MODULES: tuple[str, ...] = (
+    "app.cli_trace",
+    "app.cli_render",
+    "app.cli_lessons",
+    "app.cli_quiz",
+)
 
 
 class UsageError(Exception):

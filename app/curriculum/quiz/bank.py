@@ -184,27 +184,30 @@ def load_bank(directory: Path = BANK_DIR, report: Report | None = None) -> list[
 
 
 def lesson_ids(lessons_dir: Path = LESSONS_DIR) -> tuple[set[str], bool]:
-    """The lesson ids that exist, and whether the course index exists (links must then
-    resolve). A lesson is a folder holding a lesson file, or an id in `index.yaml`."""
+    """The lesson ids that exist, and whether the course is complete, so that every link
+    must resolve: `index.yaml` exists and none of its tracks is still empty. A lesson is a
+    folder holding a lesson file, or an id the index lists."""
     ids = {p.parent.name for p in lessons_dir.glob("*/lesson.*")}
     ids |= {p.parent.name for p in lessons_dir.glob("*/*/lesson.*")}
     index = lessons_dir / "index.yaml"
-    if index.exists():
-        ids |= _index_ids(index)
-    return ids, index.exists()
-
-
-def _index_ids(index: Path) -> set[str]:
+    if not index.exists():
+        return ids, False
     try:
         data = yaml.safe_load(index.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError):
-        return set()
+        return ids, True
+    tracks = data.get("tracks") if isinstance(data, dict) else None
+    filling = isinstance(tracks, list) and any(
+        isinstance(t, dict) and not t.get("lessons") for t in tracks
+    )
+    return ids | _index_ids(data), not filling
+
+
+def _index_ids(data: Any) -> set[str]:
     found: set[str] = set()
 
     def walk(node: Any) -> None:
         if isinstance(node, dict):
-            if isinstance(node.get("id"), str) and "tracks" not in node:
-                found.add(node["id"])
             for key, value in node.items():
                 if key == "lessons" and isinstance(value, list):
                     found.update(v for v in value if isinstance(v, str))
