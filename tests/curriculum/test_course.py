@@ -3,6 +3,8 @@ every goal in a fresh lab while no goal is met before its step's solution."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from app.cli import main
@@ -42,3 +44,14 @@ def test_seed_corrections_are_taught() -> None:
     texts = " ".join(lesson.recap["en"] + lesson.prose["en"] for lesson in COURSE.ordered())
     assert "-S lists" in texts and "-I inserts" in texts
     assert "removed in v1.26" in texts and "GA since v1.33" in texts
+
+
+def test_coverage_table_names_only_real_lessons() -> None:
+    """lessons/COVERAGE.md (the README's seed-concept table) points at lessons that exist."""
+    import re
+
+    text = (Path(__file__).resolve().parents[2] / "lessons" / "COVERAGE.md").read_text()
+    rows = "\n".join(line for line in text.splitlines() if line.startswith("|"))
+    named = set(re.findall(r"`([a-z0-9-]+)`", rows))
+    assert named and named <= set(COURSE.lessons)
+    assert set(COURSE.lessons) <= named  # every lesson appears in the table
