@@ -17,6 +17,7 @@ from app.web import errors
 from app.web.preferences import PreferencesMiddleware
 from app.web.routers import (
     classroom,
+    compare,
     docs,
     health,
     lab_pages,
@@ -39,6 +40,7 @@ ROUTERS: list[APIRouter] = [
     lab_shared.router,
     trace.router,
     classroom.router,
+    compare.router,
 ]
 log = logging.getLogger(__name__)
 

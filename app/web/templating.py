@@ -21,6 +21,7 @@ NAV = (
     ("/", "nav.home"),
     ("/lab", "nav.lab"),
     ("/trace", "nav.trace"),
+    ("/compare", "nav.compare"),
     ("/lessons", "nav.lessons"),
     ("/quiz", "nav.quiz"),
     ("/classroom", "nav.classroom"),
