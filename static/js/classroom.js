@@ -40,7 +40,7 @@
       plotly().then(function (Plotly) {
         Plotly.react(holder, figure.data, colour(Object.assign({}, figure.layout)),
           { responsive: true, displaylogo: false, displayModeBar: false });
-        holder.setAttribute("data-drawn", String(figure.data[0].y.reduce(function (a, b) {
+        holder.setAttribute("data-drawn", String(figure.data[0].x.reduce(function (a, b) {
           return a + b; }, 0)));
       });
     });

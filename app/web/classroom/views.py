@@ -52,35 +52,41 @@ def option_label(option: dict[str, str], lang: str) -> str:
 
 
 def answers_figure(item: ClassroomItem, counts: Counter[str], lang: str) -> dict[str, Any]:
-    """Bars: how many students chose each option; after the reveal the right one is green."""
+    """Horizontal bars (long pod names stay readable from the back of the room): how many
+    students chose each option; after the reveal the right one is green."""
     options = item.data.get("options", [])
     right = item.data.get("answer") if item.revealed else None
-    labels = [option_label(o, lang) for o in options]
+    labels = [option_label(o, lang).replace(" (", "<br>(") for o in options]
     values = [counts.get(o["value"], 0) for o in options]
     colors = [RIGHT_COLOR if o["value"] == right else ANSWER_COLOR for o in options]
     bars = go.Bar(
-        x=labels,
-        y=values,
+        x=values,
+        y=labels,
+        orientation="h",
         marker={"color": colors},
         text=[str(v) for v in values],
         textposition="outside",
-        hovertemplate="%{x}: %{y}<extra></extra>",
+        cliponaxis=False,
+        hovertemplate="%{y}: %{x}<extra></extra>",
     )
+    top = max([*values, 1])
     layout = go.Layout(
         template="none",
         title={"text": translate(lang, "classroom.chart.title", n=str(sum(values))), "x": 0},
-        xaxis={"type": "category", "automargin": True},
-        yaxis={
+        yaxis={"type": "category", "automargin": True, "autorange": "reversed"},
+        xaxis={
             "rangemode": "tozero",
-            "dtick": max(1, max([*values, 1]) // 5),
-            "range": [0, max([*values, 1]) * 1.25],
+            "range": [0, top * 1.15],
+            "dtick": max(1, top // 5),
             "gridcolor": "rgba(128,128,128,0.2)",
         },
-        margin={"l": 48, "r": 16, "t": 56, "b": 80},
+        height=120 + 80 * len(options),
+        margin={"l": 16, "r": 32, "t": 56, "b": 40},
         paper_bgcolor="rgba(0,0,0,0)",
         plot_bgcolor="rgba(0,0,0,0)",
         font={"family": "system-ui, sans-serif", "size": 18},
         showlegend=False,
+        bargap=0.3,
     )
     return go.Figure(data=[bars], layout=layout).to_plotly_json()
 
