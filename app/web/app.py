@@ -24,7 +24,9 @@ from app.web.routers import (
     lab_rules,
     lab_shared,
     labs,
+    lessons,
     pages,
+    quiz,
     trace,
 )
 from app.web.templating import make_templates
@@ -41,6 +43,8 @@ ROUTERS: list[APIRouter] = [
     trace.router,
     classroom.router,
     compare.router,
+    lessons.router,
+    quiz.router,
 ]
 log = logging.getLogger(__name__)
 
