@@ -25,6 +25,7 @@ from app.web.routers import (
     lab_shared,
     labs,
     lessons,
+    lessons,
     pages,
     quiz,
     trace,
@@ -43,6 +44,7 @@ ROUTERS: list[APIRouter] = [
     trace.router,
     classroom.router,
     compare.router,
+    lessons.router,
     lessons.router,
     quiz.router,
 ]
