@@ -25,7 +25,6 @@ from app.web.routers import (
     lab_shared,
     labs,
     lessons,
-    lessons,
     pages,
     quiz,
     trace,
@@ -44,7 +43,6 @@ ROUTERS: list[APIRouter] = [
     trace.router,
     classroom.router,
     compare.router,
-    lessons.router,
     lessons.router,
     quiz.router,
 ]
