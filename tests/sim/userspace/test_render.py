@@ -52,9 +52,9 @@ def test_node_ports_get_container_host_and_non_local_rules():
     node_ports = [p for p in sync.portals if p.node_port]
     assert node_ports  # a share of random_cluster's Services are NodePort
     p = node_ports[0]
-    assert f"-A KUBE-NODEPORT-CONTAINER -p tcp" in sync.restore
+    assert "-A KUBE-NODEPORT-CONTAINER -p tcp" in sync.restore
     assert f"--dport {p.node_port} -j REDIRECT --to-ports {p.proxy_port}" in sync.restore
-    assert f"-A KUBE-NODEPORT-NON-LOCAL -p tcp" in sync.restore
+    assert "-A KUBE-NODEPORT-NON-LOCAL -p tcp" in sync.restore
     assert f"--dport {p.proxy_port} -j ACCEPT" in sync.restore
 
 
