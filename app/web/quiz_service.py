@@ -86,7 +86,8 @@ def finish(engine: Engine, run: QuizRun, form: Mapping[str, Any], lang: str) -> 
             continue
         answer = practice.answer_from_form(shown, form, index)
         verdict = practice.grade_ref(ref, answer, lang)
-        items.append({"ref": ref, "topic": shown.topic, "correct": verdict.correct})
+        given = practice.describe(shown, answer)
+        items.append({"ref": ref, "topic": shown.topic, "correct": verdict.correct, "given": given})
     elapsed = int((_naive(_now()) - _naive(run.started)).total_seconds())
     result = {
         "score": sum(i["correct"] for i in items),

@@ -126,6 +126,17 @@ def answer_from_form(shown: Shown, form: Any, index: int) -> object:
     return list(form.getlist(name))
 
 
+def describe(shown: Shown, answer: object) -> str:
+    """The learner's answer in words, for the review of mistakes ("" for no answer)."""
+    if isinstance(answer, str):
+        return answer.strip()[:200]
+    if not isinstance(answer, list) or shown.type == "explain":
+        return ""
+    labels = dict(shown.choices)
+    picked = [labels.get(int(a), "?") if str(a).lstrip("-").isdigit() else "?" for a in answer]
+    return (" → " if shown.type == "order" else " / ").join(picked)
+
+
 def grade_ref(ref: str, answer: object, lang: str) -> Verdict:
     question = resolve(ref)
     if question is None:

@@ -106,6 +106,7 @@ def _result(request: Request, run: service.QuizRun, lang: str) -> Response:
             {
                 "shown": shown,
                 "correct": item["correct"],
+                "given": item.get("given", ""),
                 "expected": verdict.expected,
                 "explain": practice.explanation(item["ref"], lang),
             }
