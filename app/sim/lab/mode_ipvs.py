@@ -112,7 +112,7 @@ def summary(reports: list[dict[str, Any]], lang: str) -> str:
     lines = []
     for r in reports:
         if r.get("notice"):
-            lines.append(f"{r['node']}: {r['notice'][lang]}")
+            lines.append(r["notice"][lang])
         vs = sum(1 for c in r["changes"] if c["table"] == "ipvs")
         chains = sum(1 for c in r["changes"] if c["table"] in ("nat", "filter", "mangle"))
         if r.get("fallback") or not (vs or chains or r["error"]):
@@ -145,8 +145,7 @@ def sync_one(lab: Lab, world: NodeWorld, now: float) -> dict[str, Any]:
         held.fallback, held.ipvs, held.sync = True, None, None
         report = sync_node(lab, world, now) | {"fallback": True}
         if first:
-            report["notice"] = why
-            report["changes"].insert(0, _notice_change(world, why))
+            report["notice"] = {k: f"{world.name}: {v}" for k, v in why.items()}
         return report
     if held.fallback:  # modules loaded again: kube-proxy restarts in IPVS mode from scratch
         world.ruleset, world.sync, held.fallback = Ruleset(), None, False
@@ -217,10 +216,6 @@ def _change(table: str, chain: str, kind: str, old: tuple, new: tuple) -> dict[s
         "before": list(old),
         "after": list(new),
     }
-
-
-def _notice_change(world: NodeWorld, why: dict[str, str]) -> dict[str, Any]:
-    return {"node": world.name, **_change("kube-proxy", why["en"], "created", (), (why["zh"],))}
 
 
 def _report(world: NodeWorld, changes: list[dict[str, Any]], error: str) -> dict[str, Any]:

@@ -139,6 +139,7 @@ def context(opened: Opened, state: PageState, lang: str, t: Any, **extra: Any) -
         "player_js": _assets("js"),
         "changes": views.sync_changes(state.sync),
         "sync_summary": (sync.get("summary") or {}).get(lang, ""),
+        "sync_notices": [n.get(lang, "") for n in sync.get("notices") or []],
         "error_notice": state.error_notice,
         "conflict": state.conflict,
         "info_notice": state.info_notice,
