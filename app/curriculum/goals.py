@@ -190,7 +190,7 @@ def _all(goal: dict[str, Any], ctx: Context) -> bool:
 
 
 def _d(en: str, zh: str) -> Callable[[dict[str, Any]], dict[str, str]]:
-    return lambda g: {"en": en.format_map(_Safe(g)), "zh": zh.format_map(_Safe(g))}
+    return lambda g: {"en": _fill(en, g), "zh": _fill(zh, g)}
 
 
 class _Safe(dict):  # type: ignore[type-arg]
@@ -203,8 +203,8 @@ GOALS: dict[str, GoalKind] = {
         _endpoints_reached,
         ("from", "to"),
         _d(
-            "Requests from {from} to {to} are delivered to pods {only} (at least {min} pod(s)).",
-            "从 {from} 发往 {to} 的请求都被送达 Pod {only}(至少 {min} 个 Pod)。",
+            "Requests from {from} to {to} are delivered.",
+            "从 {from} 发往 {to} 的请求都被送达。",
         ),
     ),
     "request_fails": GoalKind(
@@ -232,8 +232,8 @@ GOALS: dict[str, GoalKind] = {
         _source_ip,
         ("from", "to", "src"),
         _d(
-            "The pod answering {to} sees source IP {src} (not: {not}).",
-            "响应 {to} 的 Pod 看到的源 IP 是 {src}(取反:{not})。",
+            "The pod answering {to} (from {from}) sees source IP {src}.",
+            "响应 {to} 的 Pod(请求来自 {from})看到的源 IP 是 {src}。",
         ),
     ),
     "service_endpoints": GoalKind(
@@ -258,24 +258,24 @@ GOALS: dict[str, GoalKind] = {
         _rule_exists,
         ("table", "chain", "spec"),
         _d(
-            "Table {table}, chain {chain} holds the rule `{spec}` (absent: {absent}).",
-            "{table} 表的 {chain} 链中有规则 `{spec}`(应不存在:{absent})。",
+            "Table {table}, chain {chain} holds the rule `{spec}`.",
+            "{table} 表的 {chain} 链中有规则 `{spec}`。",
         ),
     ),
     "chain_exists": GoalKind(
         _chain_exists,
         ("table", "chain"),
         _d(
-            "Table {table} has the chain {chain} (absent: {absent}).",
-            "{table} 表中有链 {chain}(应不存在:{absent})。",
+            "Table {table} has the chain {chain}.",
+            "{table} 表中有链 {chain}。",
         ),
     ),
     "command_ran": GoalKind(
         _command_ran,
         ("pattern",),
         _d(
-            "You ran a command matching `{pattern}` in this lesson.",
-            "你在本课中运行过匹配 `{pattern}` 的命令。",
+            "You ran `{pattern}` (or a command like it) in this lesson.",
+            "你在本课中运行过 `{pattern}`(或类似的命令)。",
         ),
     ),
     "mode_is": GoalKind(
@@ -318,10 +318,81 @@ def check(goal: dict[str, Any], ctx: Context) -> bool:
         return False
 
 
+_ABSENT = {
+    "rule_exists": {
+        "en": "Table {table}, chain {chain} no longer holds the rule `{spec}`.",
+        "zh": "{table} 表的 {chain} 链中不再有规则 `{spec}`。",
+    },
+    "chain_exists": {
+        "en": "Table {table} no longer has the chain {chain}.",
+        "zh": "{table} 表中不再有链 {chain}。",
+    },
+}
+_REACHED = {
+    "only": {
+        "en": "Every request from {from} to {to} reaches only pod(s) {only}.",
+        "zh": "从 {from} 发往 {to} 的请求只到达 Pod {only}。",
+    },
+    "max": {
+        "en": "Every request from {from} to {to} reaches one and the same pod.",
+        "zh": "从 {from} 发往 {to} 的请求总是到达同一个 Pod。",
+    },
+    "min": {
+        "en": "Requests from {from} to {to} are delivered, to at least {min} different pods.",
+        "zh": "从 {from} 发往 {to} 的请求都被送达,至少到达 {min} 个不同的 Pod。",
+    },
+}
+
+
+def _variant(goal: dict[str, Any]) -> dict[str, str] | None:
+    """The wording for goals whose parameters change the sentence (absent, only, max)."""
+    kind = goal.get("kind")
+    if kind in _ABSENT and goal.get("absent"):
+        return _ABSENT[str(kind)]
+    if kind == "endpoints_reached":
+        key = "only" if "only" in goal else "max" if "max" in goal else "min"
+        return _REACHED[key]
+    return None
+
+
+def _fill(template: str, goal: dict[str, Any]) -> str:
+    values = _Safe(
+        {k: ", ".join(map(str, v)) if isinstance(v, list) else v for k, v in goal.items()}
+    )
+    values.setdefault("min", 1)
+    return template.format_map(values)
+
+
+def readable(pattern: str) -> str:
+    """A command_ran pattern as a learner reads it: the first alternative, without regex
+    syntax (`kubectl get (svc|services?)\\b` -> `kubectl get svc`)."""
+    text = _top_alternative(pattern)
+    text = re.sub(r"\(([^()|]*)(\|[^()]*)?\)", r"\1", text)
+    for regex, plain in ((r"\\b", ""), (r"\\\.", "."), (r"\.\*", " … "), (r"[\^$]", "")):
+        text = re.sub(regex, plain, text)
+    text = re.sub(r"(\S)\?", r"\1", text)
+    return re.sub(r"\s+", " ", text.replace(" ?", " ")).strip()
+
+
+def _top_alternative(pattern: str) -> str:
+    depth = 0
+    for i, char in enumerate(pattern):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if char == "|" and depth == 0:
+            return pattern[:i]
+    return pattern
+
+
 def describe(goal: dict[str, Any], lang: str) -> str:
+    """The goal in words (the hint ladder's "show the goal" rung)."""
     kind = GOALS.get(str(goal.get("kind")))
     if kind is None:
         return ""
+    if goal.get("kind") == "command_ran":
+        goal = goal | {"pattern": readable(str(goal.get("pattern", "")))}
+    variant = _variant(goal)
+    if variant is not None:
+        return _fill(variant["zh" if lang == "zh" else "en"], goal)
     if isinstance(goal.get("describe"), dict):
         return str(goal["describe"].get(lang, ""))
     return kind.describe(goal)["zh" if lang == "zh" else "en"]

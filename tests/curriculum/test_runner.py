@@ -107,3 +107,23 @@ def test_goal_traffic_leaves_the_lab_untouched() -> None:
 )
 def test_malformed_goal_is_not_met(goal: dict[str, object]) -> None:
     assert not check(goal, Context(start_lab(load_course().lessons["service-endpoints"])))
+
+
+def test_every_goal_reads_as_a_sentence_in_both_languages() -> None:
+    """The "show the goal" rung never shows a placeholder or a raw regular expression."""
+    from app.curriculum.goals import describe
+
+    for lesson in load_course().ordered():
+        for step in lesson.steps:
+            for lang in ("en", "zh"):
+                text = describe(step.goal, lang)
+                assert text and "{" not in text and "\\" not in text, (lesson.id, text)
+                assert ": ?" not in text and "(?" not in text, (lesson.id, text)
+
+
+def test_readable_command_pattern() -> None:
+    from app.curriculum.goals import readable
+
+    assert readable(r"kubectl get (svc|services?)\b") == "kubectl get svc"
+    assert readable(r"^conntrack (-L|--dump)") == "conntrack -L"
+    assert readable(r"iptables .*-S KUBE-SERVICES|iptables-save") == "iptables … -S KUBE-SERVICES"

@@ -1,0 +1,81 @@
+"""A learner completes a whole lesson in a real browser, climbing the hint ladder to the
+solution and typing it into the console, in English and in Chinese; the course map then
+shows the lesson finished. Screenshots at 1280x720 and 1920x1080, and in presenter mode."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from app.curriculum.model import load_course
+from app.web.i18n import translate
+
+Shot = Callable[..., object]
+LESSON = load_course().lessons["iptables-commands"]
+
+
+def _climb_to_solution(page: Page) -> list[str]:
+    """Press the ladder's button until the solution (or, on a choice step, its note) shows;
+    each press redraws the step panel with the next rung."""
+    step = page.locator("#lesson-step")
+    for rung in range(1, 8):
+        button = step.locator(".lesson-ladder button")
+        if button.count() == 0:
+            break
+        button.click()
+        expect(step).to_have_attribute("data-rung", str(rung))
+    expect(step.locator(".lesson-hints li").first).to_be_visible()
+    return step.locator(".lesson-solution pre code").all_inner_texts()
+
+
+def _complete(page: Page, lang: str, screenshot: Shot) -> None:
+    for index, step in enumerate(LESSON.steps):
+        heading = translate(lang, "lessons.step", step=str(index + 1), total=str(len(LESSON.steps)))
+        expect(page.locator("#lesson-step-title")).to_have_text(heading)
+        lines = _climb_to_solution(page)
+        if index == 0:
+            expect(page.locator(".lesson-goal")).to_be_visible()
+            screenshot(page, f"lessons-ladder-{lang}-1280x720")
+        if step.answer is not None:  # a concept step: pick the answer the hints lead to
+            page.locator(f'input[name="answer"][value="{step.answer}"]').check()
+            page.locator(".lesson-check button").click()
+            expect(page.locator("#lesson-step")).not_to_have_attribute("data-step", str(index))
+        for line in lines:
+            page.locator("#lesson-command").fill(line)
+            page.locator("#lesson-command").press("Enter")
+            expect(page.locator("#lesson-log .lesson-cmd").last).to_contain_text(line)
+    expect(page.locator(".lesson-recap")).to_have_text(LESSON.recap[lang])
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_learner_completes_a_lesson_with_hints(
+    page: Page, lang: str, screenshot: Shot, browser_errors: list[str]
+) -> None:
+    page.goto(f"/lessons?lang={lang}")
+    expect(page.locator("h1")).to_have_text(translate(lang, "lessons.title"))
+    page.locator('a[href="/lessons/iptables-commands"]').click()
+    expect(page.locator("#lesson-title")).to_have_text(LESSON.title[lang])
+    _complete(page, lang, screenshot)
+    screenshot(page, f"lessons-recap-{lang}-1280x720")
+    page.goto("/lessons")
+    card = page.locator(".lesson-card", has=page.locator('a[href="/lessons/iptables-commands"]'))
+    expect(card.locator(".lesson-status")).to_have_attribute("data-status", "done")
+    screenshot(page, f"lessons-map-{lang}-1280x720")
+    assert browser_errors == []
+
+
+def test_lesson_page_at_1920x1080_and_in_presenter_mode(page: Page, screenshot: Shot) -> None:
+    page.set_viewport_size({"width": 1920, "height": 1080})
+    page.goto("/lessons/chain-walk?lang=zh")
+    page.locator("#lesson-command").fill("curl 10.97.139.74:8080")
+    page.locator("#lesson-command").press("Enter")
+    expect(page.locator("#lesson-log .lesson-trace")).to_contain_text("KUBE-SERVICES")
+    expect(page.locator("#lesson-step-title")).to_have_text("第 2 / 2 步")
+    screenshot(page, "lessons-lesson-zh-1920x1080")
+    page.goto("/lessons/chain-walk?present=1&lang=en")
+    assert page.locator("body").get_attribute("class") == "present"
+    screenshot(page, "lessons-lesson-present-en-1920x1080")
+    page.goto("/lessons")
+    screenshot(page, "lessons-map-en-1920x1080")
