@@ -97,3 +97,18 @@ def test_lesson_in_chinese(client: TestClient) -> None:
     page = client.get("/lessons/iptables-commands?lang=zh")
     assert "iptables 命令的真实含义" in page.text and "第 1 / 4 步" in page.text
     assert "-S 不是「保存」" in page.text
+
+
+def test_reload_shows_the_commands_typed_in_this_lesson(client: TestClient) -> None:
+    client.get("/lessons/service-endpoints")
+    client.post("/lessons/service-endpoints/run", data={"command": "kubectl get svc"}, headers=HX)
+    page = client.get("/lessons/service-endpoints")
+    assert '<span aria-hidden="true">$ </span>kubectl get svc</pre>' in page.text
+
+
+def test_console_output_is_escaped(client: TestClient) -> None:
+    client.get("/lessons/service-endpoints")
+    answer = client.post(
+        "/lessons/service-endpoints/run", data={"command": "kubectl get svc <b>x</b>"}, headers=HX
+    )
+    assert "<b>x</b>" not in answer.text and "&lt;b&gt;x&lt;/b&gt;" in answer.text

@@ -66,6 +66,7 @@ def _context(lesson: Lesson, place: progress.Place, lang: str, **extra: Any) -> 
         "prose": markdown.render(lesson.prose[lang]),
         "step": _step_view(lesson, place, lang),
         "lab_id": place.opened.row.id,
+        "earlier": place.lab.console_history[place.progress.history_start :][-30:],
         **extra,
     }
 
