@@ -40,6 +40,7 @@ def progress_figure(answers: list[QuizAnswer], lang: str) -> dict[str, Any] | No
             y=[p[1] for p in series],
             customdata=[p[2] for p in series],
             mode="lines+markers",
+            marker={"size": 9},
             name=translate(lang, f"quiz.topic.{topic}"),
             hovertemplate="%{y:.0%} (%{customdata})<extra>%{fullData.name}</extra>",
         )

@@ -64,6 +64,8 @@ def test_a_five_question_mock_interview(
     expect(page.locator(".quiz-review button")).to_contain_text("5")
     expect(page.locator(".quiz-chart .main-svg").first).to_be_visible(timeout=15000)
     screenshot(page, "quiz-home-en-1280x720")
+    page.locator(".quiz-chart").scroll_into_view_if_needed()
+    screenshot(page, "quiz-progress-en-1280x720")
     page.locator(".quiz-review button").click()
     page.wait_for_url("**/quiz/run/*")
     expect(page.locator("fieldset.quiz-question")).to_have_count(5)
