@@ -63,6 +63,11 @@ def test_ipvs_console_and_fallback_notice(page: Page, screenshot: Shot) -> None:
     page.goto("/lab?lang=zh")
     _switch(page, "ipvs")
     _run(page, "ipvsadm -Ln", f"TCP  {VIP} rr")
+    view = page.locator("#rules details.mode-view").first
+    expect(view).to_contain_text("$ ipvsadm -Ln")
+    expect(view.locator("pre")).to_contain_text(f"TCP  {VIP} rr")
+    view.evaluate("el => el.scrollIntoView({block: 'center'})")
+    screenshot(page, "lab-mode-ipvs-rules-panel-zh")
     _run(page, "kubectl lab ipvs-scheduler wrr", "--ipvs-scheduler=wrr")
     _run(page, "ipvsadm -Ln", f"TCP  {VIP} wrr")
     _run(page, "kubectl lab ipvs-modules node/node1 false", "node/node1")

@@ -266,6 +266,15 @@ def trace(
     return trace_ipvs(world.ruleset, current.ipvs, packet, node, world.conntrack, rng, **kw)
 
 
+def views(lab: Lab, node: str) -> list[tuple[str, str]]:
+    """`ipvsadm -Ln` and `ipset list` of an IPVS-mode node (nothing after a fallback)."""
+    world = lab.nodes.get(node)
+    current = current_sync(lab, world) if world is not None else None
+    if current is None:
+        return []
+    return [("ipvsadm -Ln", current.ipvsadm()), ("ipset list", current.ipset_list())]
+
+
 MODE = register(
     Mode(
         "ipvs",
@@ -273,5 +282,6 @@ MODE = register(
         sync,
         programs={"ipvsadm": ipvsadm, "ipset": ipset},
         trace=trace,
+        views=views,
     )
 )

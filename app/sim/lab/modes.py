@@ -21,6 +21,8 @@ SyncFn = Callable[["Lab", float], dict[str, Any] | None]
 ProgramFn = Callable[["Lab", list[str], str, str], "Reply"]
 # (lab, world, node, packet, rng, clock, origin, in_iface, matched_only) -> Trace
 TraceFn = Callable[..., Any]
+# (lab, node name) -> [(command, its output)]: the mode's own state beside the rules view
+ViewsFn = Callable[["Lab", str], list[tuple[str, str]]]
 
 
 @dataclass(frozen=True)
@@ -30,7 +32,9 @@ class Mode:
     cluster unchanged (what the proxy notices on the node itself); `programs` maps a console
     program to its handler `(lab, argv, stdin, lang) -> Reply`; `trace(lab, world, node,
     packet, rng, *, clock, origin, in_iface, matched_only) -> Trace`, if given, replaces the
-    engine's plain netfilter walk for requests (IPVS's director, the userspace proxy)."""
+    engine's plain netfilter walk for requests (IPVS's director, the userspace proxy);
+    `views(lab, node)` lists console commands and their output that show the mode's own
+    state on a node (`ipvsadm -Ln`), for the rules panel."""
 
     name: str
     title: dict[str, str]
@@ -38,6 +42,7 @@ class Mode:
     programs: dict[str, ProgramFn] = field(default_factory=dict)
     watch: SyncFn | None = None
     trace: TraceFn | None = None
+    views: ViewsFn | None = None
 
 
 # Which mode's state each mode-specific program shows (ipvsadm(8), nft(8), ipset(8)).

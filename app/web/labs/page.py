@@ -81,7 +81,14 @@ def rules_context(lab: Lab, state: PageState, lang: str, t: Any) -> dict[str, An
         ),
         "small": total < SMALL_RULESET,
         "open_chain": state.open_chain,
+        "mode_views": _mode_views(lab, node),
     }
+
+
+def _mode_views(lab: Lab, node: str) -> list[tuple[str, str]]:
+    """The mode's own state on the node (IPVS: ipvsadm -Ln, ipset list), if it has any."""
+    mode = MODES.get(lab.mode)
+    return mode.views(lab, node) if mode is not None and mode.views is not None else []
 
 
 def _trace_context(state: PageState, t: Any) -> dict[str, Any]:
