@@ -113,12 +113,28 @@ def _shares(lab: Lab, source: str, to: str) -> dict[str, float]:
 
 
 def _service_endpoints(lab: Lab, to: str) -> list[str]:
-    name = to.removeprefix("svc/").split(":")[0]
-    for service in lab.summary()["services"]:
-        if service.get("name") == name:
-            found = [str(e) for e in service.get("endpoints") or [] if isinstance(e, str)]
-            return sorted(found, key=_address_key)
-    return []
+    """Ready endpoints of the Service `to` names (`svc/NAME:PORT`), at the port behind PORT;
+    for an address, every ready endpoint of every Service (the engine's answer is among them)."""
+    summary = lab.summary()
+    name, _, port = to.removeprefix("svc/").partition(":")
+    found: set[str] = set()
+    for service in summary["services"]:
+        if to.startswith("svc/") and service.get("name") != name:
+            continue
+        names = {
+            p.get("name", "")
+            for p in service.get("ports", [])
+            if not to.startswith("svc/") or port in (str(p.get("port")), p.get("name"))
+        }
+        key = f"{service.get('namespace', 'default')}/{service.get('name')}"
+        for endpoint in summary["endpoints"].get(key, []):
+            if endpoint.get("ready"):
+                found |= {
+                    f"{endpoint['address']}:{p['port']}"
+                    for p in endpoint.get("ports", [])
+                    if p.get("name", "") in names
+                }
+    return sorted(found, key=_address_key)
 
 
 def _address_key(value: str) -> tuple[int, ...]:

@@ -201,3 +201,60 @@ def test_push_with_a_bad_request_says_why(room) -> None:  # type: ignore[no-unty
     }
     reply = teacher.post(f"/classroom/{code}/push", data=data)
     assert reply.status_code == 400 and "has no port" in reply.text
+
+
+def test_a_pushed_packet_is_shown_read_only_with_the_player(room) -> None:  # type: ignore[no-untyped-def]
+    teacher, code, _, make = room
+    data = {
+        "kind": "lab",
+        "scenario": "seed",
+        "mode": "iptables",
+        "seed": "2",
+        "source": "external",
+        "to": TO,
+    }
+    assert (
+        teacher.post(f"/classroom/{code}/push", data=data, follow_redirects=False).status_code
+        == 303
+    )
+    page = join(make, code, "ana").get(f"/classroom/{code}").text
+    assert 'id="trace-data"' in page and "data-player" in page
+    assert 'name="choice"' not in page and "/lab/" not in page  # nothing to edit or answer
+    expected = build_item("lab", "seed", "iptables", 2, "external", TO)["endpoint"]
+    assert expected in page
+
+
+@pytest.mark.parametrize("mode", ["ipvs", "userspace"])
+def test_questions_in_other_modes_offer_every_ready_endpoint(room, mode: str) -> None:  # type: ignore[no-untyped-def]
+    teacher, code, _, make = room
+    data = {
+        "kind": "question",
+        "scenario": "multi-node",
+        "mode": mode,
+        "seed": "1",
+        "source": "external",
+        "to": "svc/web-lb:80",
+    }
+    assert (
+        teacher.post(f"/classroom/{code}/push", data=data, follow_redirects=False).status_code
+        == 303
+    )
+    page = join(make, code, "ana").get(f"/classroom/{code}").text
+    values = re.findall(r'name="choice" value="([^"]+)"', page)
+    assert values == ["10.244.1.2:80", "10.244.2.2:80", "10.244.3.2:80", "none"]
+
+
+def test_answers_keep_an_idle_session_alive(room) -> None:  # type: ignore[no-untyped-def]
+    teacher, code, _, make = room
+    push_question(teacher, code)
+    pupil = join(make, code, "ana")
+    engine = teacher.app.state.engine  # type: ignore[attr-defined]
+    with Session(engine) as session:
+        row = session.exec(select(Classroom).where(Classroom.code == code)).one()
+        row.active = service.now() - service.EXPIRY + timedelta(minutes=1)
+        session.add(row)
+        session.commit()
+    assert pupil.post(f"/classroom/{code}/answer", data={"choice": "none"}).status_code == 200
+    with Session(engine) as session:
+        row = session.exec(select(Classroom).where(Classroom.code == code)).one()
+        assert service.now() - service._aware(row.active) < timedelta(minutes=1)

@@ -22,6 +22,7 @@ from app.store.classroom import Classroom, ClassroomAnswer, ClassroomItem, Class
 from app.web.labs.identity import digest, new_id, new_secret
 
 EXPIRY = timedelta(hours=12)
+ACTIVITY_STEP = timedelta(minutes=5)
 NICKNAME_MAX = 40
 MAX_STUDENTS = 500
 
@@ -170,6 +171,11 @@ def answer(session: Session, room: Classroom, pupil: ClassroomStudent, choice: s
     )
     row.choice, row.at = choice, now()
     session.add(row)
+    if _aware(room.active) + ACTIVITY_STEP < row.at:
+        # Answers keep the session alive too, but touching the shared row on every answer
+        # would serialise a room of 200 on it: once every few minutes is enough.
+        room.active = row.at
+        session.add(room)
     session.commit()
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+from functools import cache
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request
@@ -14,11 +15,12 @@ from sqlmodel import Session
 from starlette.responses import Response
 
 from app.sim.classroom import ItemError, build_item
-from app.sim.lab import MODES
+from app.sim.lab import MODES, Lab
 from app.sim.scenarios import SCENARIOS
 from app.web.classroom import service, views
 from app.web.classroom.service import ClassroomError
 from app.web.deps import EngineDep, LangDep, TranslatorDep
+from app.web.labs import views as lab_views
 from app.web.templating import render
 
 router = APIRouter()
@@ -47,7 +49,23 @@ def _refuse(request: Request, error: ClassroomError, t: TranslatorDep) -> Respon
 
 
 def _form_choices() -> dict[str, object]:
-    return {"scenarios": list(SCENARIOS), "modes": list(MODES), "default_to": DEFAULT_TO}
+    return {
+        "scenarios": list(SCENARIOS),
+        "modes": list(MODES),
+        "default_to": DEFAULT_TO,
+        "targets": _targets(),
+    }
+
+
+@cache
+def _targets() -> list[str]:
+    """Every scenario's `svc/NAME:PORT` destinations, for the push form's suggestions."""
+    found: dict[str, None] = {}
+    for scenario in SCENARIOS:
+        for target in lab_views.targets(Lab.new(scenario).summary()):
+            if target.startswith("svc/"):
+                found[target] = None
+    return list(found)
 
 
 @router.get("/classroom", response_class=HTMLResponse)
