@@ -29,6 +29,15 @@ def progress_points(answers: list[QuizAnswer]) -> dict[str, list[tuple[str, floa
     return dict(points)
 
 
+def topic_totals(answers: list[QuizAnswer]) -> list[tuple[str, int, int]]:
+    """Per topic (sorted): answers given and answers right - the chart's numbers as a table."""
+    seen: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for answer in answers:
+        seen[answer.topic][0] += 1
+        seen[answer.topic][1] += int(answer.correct)
+    return [(topic, n, right) for topic, (n, right) in sorted(seen.items())]
+
+
 def progress_figure(answers: list[QuizAnswer], lang: str) -> dict[str, Any] | None:
     """Lines of the share right per topic over time; None before any answer."""
     points = progress_points(answers)

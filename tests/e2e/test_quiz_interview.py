@@ -5,7 +5,9 @@ mode, screenshots at 1280x720 and 1920x1080."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
+import pytest
 from playwright.sync_api import Page, expect
 
 from app.curriculum.quiz import practice
@@ -88,3 +90,28 @@ def test_quiz_in_chinese_at_1920_and_in_presenter_mode(
     assert size >= 24, "presenter mode enlarges the questions"
     screenshot(page, "quiz-drill-zh-present-1920x1080")
     assert browser_errors == []
+
+
+AXE = Path(__file__).resolve().parent / "vendor" / "axe-core-4.14.1.min.js"
+
+
+def _serious(page: Page) -> list[object]:
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    return [
+        (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:5])
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_axe_finds_no_serious_violations_on_the_quiz_pages(page: Page, scheme: str) -> None:
+    page.emulate_media(color_scheme=scheme)
+    _start_mock(page)
+    assert _serious(page) == []
+    page.locator("form.quiz-form button[type=submit]").click()
+    expect(page.locator(".quiz-score")).to_be_visible()
+    assert _serious(page) == []
+    page.goto("/quiz?lang=zh")
+    assert _serious(page) == []

@@ -92,6 +92,8 @@ def test_the_progress_chart_appears_after_a_sitting(client: TestClient) -> None:
     page = client.get("/quiz")
     assert "data-loadchart" in page.text
     assert "Share of answers right, by topic" in page.text
+    # The same numbers as a table: five service answers, none right.
+    assert re.search(r"Service &amp; endpoints</th><td>5</td><td>0</td><td>0%</td>", page.text)
 
 
 def test_bad_input_is_turned_away_without_an_error(client: TestClient) -> None:

@@ -16,7 +16,7 @@ from app.curriculum.quiz.bank import TOPICS
 from app.web import quiz_service as service
 from app.web.deps import EngineDep, LangDep
 from app.web.labs.identity import caller, remember
-from app.web.quiz_charts import progress_figure
+from app.web.quiz_charts import progress_figure, topic_totals
 from app.web.templating import render
 
 router = APIRouter(tags=["quiz"], include_in_schema=False)
@@ -37,6 +37,7 @@ def quiz_home(request: Request, engine: EngineDep, lang: LangDep) -> Response:
         boxes=service.boxes(engine, who.session),
         figure=progress_figure(answers, lang),
         answered=len(answers),
+        totals=topic_totals(answers),
         notice=request.query_params.get("notice", "")[:20],
     )
     remember(response, who)
