@@ -55,9 +55,14 @@ def _pods_reached(out: dict[str, Any]) -> set[str]:
     return {t["pod"] for t in out["traces"] if t.get("pod")}
 
 
+def _refused(trace: dict[str, Any]) -> bool:
+    """The connection reached no application: no pod, or a pod whose port is closed."""
+    return not trace.get("pod") or bool(trace.get("port_closed"))
+
+
 def _endpoints_reached(goal: dict[str, Any], ctx: Context) -> bool:
     out = _send(goal, ctx)
-    if out is None or out["failed"]:
+    if out is None or out["failed"] or any(_refused(t) for t in out["traces"]):
         return False
     pods = _pods_reached(out)
     if "only" in goal:
@@ -72,6 +77,15 @@ def _request_fails(goal: dict[str, Any], ctx: Context) -> bool:
     verdict = goal.get("verdict")
     failed = sum(out["failed"].values()) if verdict is None else out["failed"].get(verdict, 0)
     return failed == len(out["traces"])
+
+
+def _requests_refused(goal: dict[str, Any], ctx: Context) -> bool:
+    """At least `min` (default 1) of `count` connections are refused (a dead application
+    behind a live endpoint: the kernel's DNAT picked it anyway)."""
+    out = _send(goal, ctx)
+    if out is None:
+        return False
+    return sum(1 for t in out["traces"] if _refused(t)) >= int(goal.get("min", 1))
 
 
 def _last_rule(trace: dict[str, Any]) -> dict[str, Any] | None:
@@ -211,6 +225,14 @@ GOALS: dict[str, GoalKind] = {
         _request_fails,
         ("from", "to"),
         _d("Every request from {from} to {to} fails.", "从 {from} 发往 {to} 的每个请求都失败。"),
+    ),
+    "requests_refused": GoalKind(
+        _requests_refused,
+        ("from", "to"),
+        _d(
+            "Some requests from {from} to {to} are refused (at least {min}).",
+            "从 {from} 发往 {to} 的请求中有一部分被拒绝(至少 {min} 个)。",
+        ),
     ),
     "dropped_in": GoalKind(
         _dropped_in,

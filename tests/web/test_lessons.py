@@ -13,9 +13,9 @@ def test_course_map_lists_every_track_and_lesson(client: TestClient) -> None:
     assert page.status_code == 200
     assert "Foundations: Services and iptables" in page.text
     assert 'href="/lessons/service-endpoints"' in page.text
-    assert "0 of 26 lessons finished" in page.text
+    assert "0 of 27 lessons finished" in page.text
     zh = client.get("/lessons?lang=zh")
-    assert "基础:Service 与 iptables" in zh.text and "已完成 0 / 26 课" in zh.text
+    assert "基础:Service 与 iptables" in zh.text and "已完成 0 / 27 课" in zh.text
 
 
 def test_unknown_lesson_is_404(client: TestClient) -> None:
@@ -67,7 +67,7 @@ def test_a_whole_lesson_ends_with_the_recap_and_counts_as_done(client: TestClien
     paste += "-A LAB-ALLOW -s 192.168.49.0/24 -j ACCEPT\nCOMMIT\nEOF"
     done = client.post("/lessons/save-and-restore/run", data={"command": paste}, headers=HX)
     assert "Lesson complete" in done.text and "iptables-restore --noflush batch" in done.text
-    assert "1 of 26 lessons finished" in client.get("/lessons").text
+    assert "1 of 27 lessons finished" in client.get("/lessons").text
 
 
 def test_without_htmx_a_form_post_redirects_back(client: TestClient) -> None:
@@ -112,3 +112,12 @@ def test_console_output_is_escaped(client: TestClient) -> None:
         "/lessons/service-endpoints/run", data={"command": "kubectl get svc <b>x</b>"}, headers=HX
     )
     assert "<b>x</b>" not in answer.text and "&lt;b&gt;x&lt;/b&gt;" in answer.text
+
+
+def test_userspace_lesson_shows_the_proxy_process_in_the_path(client: TestClient) -> None:
+    client.get("/lessons/userspace-retry?lang=en")
+    answer = client.post(
+        "/lessons/userspace-retry/run", data={"command": "curl 10.97.139.74:8080"}, headers=HX
+    )
+    assert "<code>KUBE-PORTALS-CONTAINER</code>" in answer.text
+    assert "<code>proxy</code>" in answer.text and "Step 2 of 2" in answer.text

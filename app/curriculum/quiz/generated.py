@@ -181,15 +181,16 @@ def next_chain(seed: int) -> Generated:
     nat = lab.ruleset(node).tables["nat"]
     kube = sorted(n for n in nat.chains if n.startswith(("KUBE-SVC-", "KUBE-EXT-", "KUBE-NODE")))
     choices = sorted({target, *kube[:7], "KUBE-MARK-MASQ", "KUBE-POSTROUTING"})
+    # Odd seeds ask the learner to type the chain's name; even ones offer choices.
     return Generated(
         "next-chain",
         seed,
-        "single",
+        "fill" if seed % 2 else "single",
         "tables-chains",
         {
-            "zh": f"{where}：首包在 nat 表 KUBE-SERVICES 中匹配后，跳到哪条链？",
+            "zh": f"{where}：首包在 nat 表 KUBE-SERVICES 中匹配后，跳到哪条链？（写出链名）",
             "en": f"{where}: the first packet matches in the nat table's KUBE-SERVICES. "
-            "Which chain does it jump to?",
+            "Which chain does it jump to? (its name)",
         },
         {
             "zh": "ClusterIP 规则跳 KUBE-SVC-（或外部流量的 KUBE-EXT-），NodePort 走最后一条 "

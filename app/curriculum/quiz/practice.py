@@ -25,6 +25,8 @@ GENERATED_TOPICS = {
     "rejected": "troubleshooting",
 }
 MAX_QUESTIONS = 30
+#: The drill of generated questions only: endless practice the engine grades.
+ENGINE = "engine"
 
 
 @lru_cache(maxsize=1)
@@ -54,6 +56,8 @@ def pick(seed: int, count: int, topic: str | None = None) -> list[str]:
     there is time to self-grade) and about one in three generated."""
     rng = random.Random(seed)
     count = max(1, min(count, MAX_QUESTIONS))
+    if topic == ENGINE:
+        return [f"gen:{rng.choice(sorted(KINDS))}:{rng.randrange(10_000)}" for _ in range(count)]
     pool = [q.id for q in bank().values() if topic in (None, q.topic)]
     if topic is None:
         pool = [i for i in pool if bank()[i].type != "explain"]
@@ -88,9 +92,10 @@ def show(ref: str, lang: str, salt: str) -> Shown | None:
     if question is None:
         return None
     if isinstance(question, Generated):
-        kind = "single" if question.type == "single" else question.type
-        labels = list(enumerate(question.choices))
-        return Shown(ref, kind, question.topic, question.prompt[lang], labels, question.context)
+        labels = [] if question.type == "fill" else list(enumerate(question.choices))
+        return Shown(
+            ref, question.type, question.topic, question.prompt[lang], labels, question.context
+        )
     shown = Shown(ref, question.type, question.topic, question.prompt[lang])
     shown.version, shown.lesson = question.version.get(lang, ""), question.lesson
     if question.type in ("single", "multiple"):
