@@ -153,8 +153,12 @@ def load_lesson(folder: Path) -> Lesson:
 
 
 def load_course(root: Path = LESSONS_DIR) -> Course:
-    """Every lesson listed by `index.yaml`; a lesson that cannot be read is an error."""
-    index = _yaml(root / "index.yaml") or {}
+    """Every lesson listed by `index.yaml`; a lesson that cannot be read is an error (the
+    course then holds the others, so one broken file never takes the web app down)."""
+    try:
+        index = _yaml(root / "index.yaml") or {}
+    except LessonFormatError as err:
+        return Course([], {}, [f"index: {err}"])
     tracks = [
         Track(str(t["id"]), _texts(t.get("title")), [str(i) for i in t.get("lessons") or []])
         for t in index.get("tracks") or []

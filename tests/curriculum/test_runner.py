@@ -127,3 +127,8 @@ def test_readable_command_pattern() -> None:
     assert readable(r"kubectl get (svc|services?)\b") == "kubectl get svc"
     assert readable(r"^conntrack (-L|--dump)") == "conntrack -L"
     assert readable(r"iptables .*-S KUBE-SERVICES|iptables-save") == "iptables … -S KUBE-SERVICES"
+
+
+def test_missing_index_is_an_error_not_a_crash(tmp_path: Path) -> None:
+    course = load_course(tmp_path)
+    assert course.ordered() == [] and course.errors[0].startswith("index: index.yaml")
