@@ -5,6 +5,7 @@ shows the lesson finished. Screenshots at 1280x720 and 1920x1080, and in present
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -14,6 +15,7 @@ from app.web.i18n import translate
 
 Shot = Callable[..., object]
 LESSON = load_course().lessons["iptables-commands"]
+AXE = Path(__file__).resolve().parent / "vendor" / "axe-core-4.14.1.min.js"
 
 
 def _climb_to_solution(page: Page) -> list[str]:
@@ -79,3 +81,25 @@ def test_lesson_page_at_1920x1080_and_in_presenter_mode(page: Page, screenshot: 
     screenshot(page, "lessons-lesson-present-en-1920x1080")
     page.goto("/lessons")
     screenshot(page, "lessons-map-en-1920x1080")
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_axe_finds_no_serious_violations_on_a_lesson(page: Page, scheme: str) -> None:
+    page.emulate_media(color_scheme=scheme)
+    page.goto("/lessons/chain-walk?lang=en")
+    page.locator("#lesson-command").fill("curl 10.97.139.74:8080")
+    page.locator("#lesson-command").press("Enter")
+    expect(page.locator("#lesson-log .lesson-trace")).to_contain_text("KUBE-SERVICES")
+    page.locator("#lesson-step .lesson-ladder button").click()
+    expect(page.locator("#lesson-step")).to_have_attribute("data-rung", "1")
+    for path in ("", "/lessons"):
+        if path:
+            page.goto(path)
+        page.add_script_tag(path=str(AXE))
+        result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+        serious = [
+            (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:5])
+            for v in result["violations"]
+            if v["impact"] in ("serious", "critical")
+        ]
+        assert serious == [], serious
