@@ -193,12 +193,13 @@
       if (frame.delivered === "local") return { x: X.proc, y: this.cU };
       return last ? this.pointOf({ kind: "step", step: last }) : { x: X.iin + 4, y: this.cL };
     }
+    if (frame.step.kind === "proxy") return { x: X.proc, y: this.cU };  // kube-proxy itself
     var pill = this.pills[frame.step.hook + "/" + tableOf(frame.step)];
     return pill ? { x: pill.x, y: pill.y } : { x: X[frame.step.hook] || 500, y: this.cL };
   };
 
   function hookOf(frame) {
-    if (frame.kind === "step") return frame.step.hook;
+    if (frame.kind === "step") return frame.step.kind === "proxy" ? "proc" : frame.step.hook;
     if (frame.kind === "start") return frame.origin === "local" ? "proc" : "iin";
     return frame.delivered === "out" ? "out" : frame.delivered === "local" ? "proc" : null;
   }

@@ -147,11 +147,15 @@
                                                  total: player.trace.steps.length });
     field("counter").textContent = counter;
     field("hook").textContent = step.hook || "";
-    field("table").textContent = step.table || (step.kind === "ipvs" ? "IPVS" : "");
-    field("chain").textContent = step.chain || step.virtual_server || "";
+    field("table").textContent = step.table ||
+      (step.kind === "ipvs" ? "IPVS" : step.kind === "proxy" ? "kube-proxy" : "");
+    field("chain").textContent = step.chain || step.virtual_server || step.service || "";
     field("rule").textContent = frame.kind !== "step" ? "" : step.kind === "policy"
       ? s["step.policy"] : step.kind === "return" ? s["step.return"]
       : step.kind === "ipvs" ? (step.scheduler || "") + " → " + (step.real_server || "—")
+      : step.kind === "proxy" ? (step.attempts || []).map(function (a) {
+        return a.endpoint + (a.ok ? " ✓" : " ✗");
+      }).join(" → ") || "—"
       : fmt(s["step.rule"], { n: step.rule });
     var verdict = field("verdict");
     var v = frame.kind === "end" ? (player.trace.final || {}).verdict : step.verdict;

@@ -31,10 +31,12 @@
   function stacks(steps, visits) {
     var out = [], stack = [], key = null, vi = 0, enter = null;
     steps.forEach(function (s) {
-      if (s.kind === "ipvs") {  // the IPVS director: no chain, a frame of its own
+      if (s.kind === "ipvs" || s.kind === "proxy") {  // IPVS / the userspace proxy: a frame of its own
         key = null;
-        stack = [{ chain: s.virtual_server || "IPVS", table: "ipvs", hook: s.hook,
-                   kind: "ipvs", verdict: s.verdict, real: s.real_server, rule: 0 }];
+        var proxy = s.kind === "proxy";
+        stack = [{ chain: proxy ? s.service : s.virtual_server || "IPVS",
+                   table: proxy ? "kube-proxy" : "ipvs", hook: s.hook, kind: "ipvs",
+                   verdict: s.verdict, real: proxy ? s.endpoint : s.real_server, rule: 0 }];
         out.push(stack.map(function (f) { return Object.assign({}, f); }));
         return;
       }

@@ -51,8 +51,12 @@ def test_each_mode_serves_the_seed_and_the_player_shows_it(
     for step in trace["steps"]:
         player.locator('[data-action="forward"]').click()
         expect(hook).to_have_text(step["hook"])
+        if step["kind"] == "proxy":
+            expect(player.locator('[data-field="table"]')).to_have_text("kube-proxy")
+            expect(player.locator('[data-field="rule"]')).to_contain_text(step["endpoint"])
         if step["kind"] == SHOWN_AT.get(mode):
             page.locator("#player").scroll_into_view_if_needed()
+            page.wait_for_timeout(900)  # the token's move to its place
             screenshot(page, f"lab-mode-{mode}-decision")
     if mode in SHOWN_AT:
         assert any(s["kind"] == SHOWN_AT[mode] for s in trace["steps"])
