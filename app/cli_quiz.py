@@ -12,7 +12,7 @@ from collections import Counter
 from app.cli import Command, register
 from app.curriculum.quiz.bank import TOPICS, TYPES, check_bank
 from app.curriculum.quiz.generated import KINDS
-from app.curriculum.quiz.grading import grade
+from app.curriculum.quiz.grading import answer_key, grade
 
 HELP = "check the interview question bank and the generated questions"
 
@@ -30,7 +30,7 @@ def _generated(seeds: int) -> list[str]:
     for kind, make in KINDS.items():
         for seed in range(max(0, seeds)):
             question = make(seed)
-            if not grade(question, sorted(question.correct)).correct:
+            if not grade(question, answer_key(question)).correct:
                 problems.append(f"generated {kind} seed {seed}: its answer key grades wrong")
     return problems
 

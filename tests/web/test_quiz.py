@@ -115,3 +115,13 @@ def _learner(client: TestClient) -> str:
     from app.web.labs.identity import digest
 
     return digest(client.cookies["kpl_session"])
+
+
+def test_the_engine_drill_poses_only_generated_questions_graded_by_the_engine(
+    client: TestClient,
+) -> None:
+    client.get("/quiz")
+    location = _start(client, kind="drill", count="5", topic="engine")
+    run = load(client.app.state.engine, _learner(client), location.rsplit("/", 1)[1])
+    assert run is not None and all(ref.startswith("gen:") for ref in run.questions)
+    assert _score(client.post(location, data=_right_form(run)).text) == (5, 5)

@@ -61,18 +61,17 @@ def grade(question: Question | Generated, answer: object, lang: str = "en") -> V
 
 
 def _grade_generated(question: Generated, answer: object) -> Verdict:
-    expected = ", ".join(question.choices[i] for i in sorted(question.correct))
-    if question.type == "fill" or (
-        isinstance(answer, str) and question.answers and not _digit(answer)
-    ):
+    if question.type == "fill":
         given = _fill(answer) if isinstance(answer, str) else ""
-        return Verdict(any(given == _fill(a) for a in question.answers), expected)
+        return Verdict(any(given == _fill(a) for a in question.answers), question.answers[0])
+    expected = ", ".join(question.choices[i] for i in sorted(question.correct))
     picked = _indexes(answer)
     return Verdict(picked is not None and set(picked) == question.correct, expected)
 
 
-def _digit(text: str) -> bool:
-    return text.strip().isdigit()
+def answer_key(question: Generated) -> object:
+    """The right answer of a generated question, as a form would send it."""
+    return question.answers[0] if question.type == "fill" else sorted(question.correct)
 
 
 def next_box(box: int, correct: bool) -> int:

@@ -54,7 +54,7 @@ def quiz_start(
 ) -> Response:
     """A new sitting, then to its page (303 so a reload does not start another)."""
     who = caller(request, create_session=True)
-    if kind not in service.KINDS or (topic and topic not in TOPICS):
+    if kind not in service.KINDS or (topic and topic not in (*TOPICS, practice.ENGINE)):
         return RedirectResponse("/quiz?notice=bad", status_code=303)
     run_id = service.start(engine, who.session or "", kind, count, topic or None)
     target = f"/quiz/run/{run_id}" if run_id else "/quiz?notice=none-due"

@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from app.curriculum.quiz.generated import KINDS, generate
-from app.curriculum.quiz.grading import grade
+from app.curriculum.quiz.grading import answer_key, grade
 from app.sim.ipvs.director import Ipvs
 
 SEEDS = range(12)
@@ -18,10 +18,16 @@ SEEDS = range(12)
 def test_every_kind_grades_its_key_right_and_every_other_choice_wrong(kind: str) -> None:
     for seed in SEEDS:
         question = generate(kind, seed)
-        assert grade(question, sorted(question.correct)).correct
+        assert grade(question, answer_key(question)).correct
         for i in range(len(question.choices)):
-            if question.type == "single" and i not in question.correct:
+            if i in question.correct:
+                continue
+            if question.type == "single":
                 assert not grade(question, [i]).correct
+            if question.type == "fill":  # another chain's name, typed
+                assert not grade(question, question.choices[i]).correct
+        if question.type == "fill":
+            assert grade(question, f" {question.answers[0].lower()} ").correct
         assert generate(kind, seed) == question  # same seed, same question
 
 
