@@ -118,3 +118,39 @@ def test_a_question_round_with_one_teacher_and_three_students(
     students[0].evaluate("window.scrollTo(0, 0)")
     screenshot(students[0], "classroom-student")
     assert errors == []
+
+
+AXE = Path(__file__).resolve().parent / "vendor" / "axe-core-4.14.1.min.js"
+
+
+def _serious(page: Page) -> list[object]:
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    return [
+        (v["id"], [n["target"] for n in v["nodes"]][:5])
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_axe_finds_no_serious_violations_in_a_revealed_question(
+    contexts: Callable[..., BrowserContext], scheme: str
+) -> None:
+    teacher = contexts(color_scheme=scheme, viewport={"width": 1920, "height": 1080}).new_page()
+    teacher.goto("/classroom?present=1&lang=zh")
+    assert _serious(teacher) == []
+    teacher.click(".classroom-start button")
+    student = _join(
+        contexts(color_scheme=scheme, viewport=PHONE),
+        teacher.locator("[data-join-code]").inner_text().strip(),
+        "小明",
+    )
+    teacher.click("[data-action=push]")
+    student.locator("button.option").first.click()
+    expect(student.locator("[data-own]")).to_be_visible()
+    teacher.click("[data-action=reveal]")
+    expect(student.locator("[data-answer]")).to_be_visible(timeout=6000)
+    expect(teacher.locator("#classroom-chart .main-svg").first).to_be_attached()
+    assert _serious(teacher) == []
+    assert _serious(student) == []
