@@ -26,7 +26,9 @@ IPTABLES_OPTIONS = ("-t", "-L", "-S", "-A", "-I", "-D", "-R", "-F", "-Z", "-N", 
                     "--line-numbers", "--dport", "--sport")  # fmt: skip
 _CHAIN_AFTER = {"-L", "-S", "-A", "-I", "-D", "-R", "-F", "-Z", "-X", "-P", "-C", "-N"}
 TARGETS = ("ACCEPT", "DROP", "REJECT", "RETURN", "LOG", "MARK", "DNAT", "SNAT", "MASQUERADE")
-LAB_SUBCOMMANDS = ("set-ready", "advance", "restart", "node-ready")
+LAB_SUBCOMMANDS = (
+    "set-ready", "advance", "restart", "node-ready", "kill-app", "ipvs-scheduler", "ipvs-modules",
+)  # fmt: skip
 
 
 def complete(lab: Lab, line: str) -> list[str]:
@@ -74,7 +76,13 @@ def _kubectl(lab: Lab, args: list[str]) -> list[str]:
         return list(kubectl_commands())
     sub = words[0]
     if sub == "lab":
-        return list(LAB_SUBCOMMANDS) if len(words) == 1 else _slash_names(lab, ("pod", "node"))
+        if len(words) == 1:
+            return list(LAB_SUBCOMMANDS)
+        if words[1] == "ipvs-scheduler":
+            from app.sim.ipvs.schedulers import SCHEDULERS
+
+            return sorted(SCHEDULERS)
+        return _slash_names(lab, ("pod", "node"))
     if len(words) == 1:
         types = list(KUBECTL_TYPES)
         if sub in ("scale", "rollout", "set"):

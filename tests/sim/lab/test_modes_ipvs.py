@@ -122,3 +122,13 @@ def test_undo_takes_back_an_ipvsadm_edit(lab: Lab):
     assert lab.run("ipvsadm -Ln").output != before
     assert lab.undo()
     assert lab.run("ipvsadm -Ln").output == before
+
+
+def test_tab_completes_the_lab_commands_and_schedulers(lab: Lab):
+    from app.sim.lab import complete
+
+    assert complete(lab, "kubectl lab ipvs-") == ["ipvs-modules", "ipvs-scheduler"]
+    assert complete(lab, "kubectl lab ipvs-scheduler w") == ["wlc", "wrr"]
+    assert complete(lab, "kubectl lab kill-app pod/my-first-deploy-785c6c79d9-7") == [
+        "pod/my-first-deploy-785c6c79d9-7bgf5"
+    ]
