@@ -200,18 +200,28 @@ def measure(services: int, seed: int = 7) -> dict[str, Any]:
     dst = f"{target.cluster_ip}:{target.ports[0].port}"
     req = cluster_request(cluster, "node/" + _worker(cluster), dst)
     data = cluster.to_proxy_dict(req.node)
-    state = ProxyState.from_dict(data)
-    options = IpvsOptions.from_dict(data)
+    evaluated, rewritten = _costs(data, req.packet, target.name)
+    out: dict[str, Any] = {"services": services}
+    for mode in MODE_ORDER:
+        out[mode] = {"rules_evaluated": evaluated[mode], "rules_rewritten": rewritten[mode]}
+    return out
+
+
+def _costs(
+    data: dict[str, Any], packet: dict[str, Any], name: str
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Sync every mode, trace `packet`; drop one endpoint of Service `name`, sync again."""
+    state, options = ProxyState.from_dict(data), IpvsOptions.from_dict(data)
     ipt, ipvs = render_restore(state, full=True), render_ipvs(state, options)
     nft, user = render_nftables(state), render_userspace(state)
-    before = {
-        "iptables": _walk(save_ruleset(ipt), req.packet),
-        "ipvs": ipvs_trace_json(ipvs, req.packet)["rules_evaluated"],
-        "nftables": nft_trace_json(nft, req.packet)["rules_evaluated"],
-        "userspace": _walk(parse_restore(_with_jumps(user.restore)), req.packet),
+    evaluated = {
+        "iptables": _walk(save_ruleset(ipt), packet),
+        "ipvs": ipvs_trace_json(ipvs, packet)["rules_evaluated"],
+        "nftables": nft_trace_json(nft, packet)["rules_evaluated"],
+        "userspace": _walk(parse_restore(_with_jumps(user.restore)), packet),
     }
     ipvs_objects = _ipvs_objects(ipvs)
-    _drop_one_endpoint(state, data, f"default/{target.name}")
+    _drop_one_endpoint(state, data, f"default/{name}")
     ipt2 = render_restore(state, full=False, previous=ipt, now=1.0)
     ipvs2 = render_ipvs(state, options, previous=ipvs.ipvs)
     nft2 = render_nftables(state, previous=nft, now=1.0)
@@ -223,10 +233,7 @@ def measure(services: int, seed: int = 7) -> dict[str, Any]:
         "nftables": nft2.operations,
         "userspace": len(_appended(user.restore) ^ _appended(user2.restore)),
     }
-    out: dict[str, Any] = {"services": services}
-    for mode in MODE_ORDER:
-        out[mode] = {"rules_evaluated": before[mode], "rules_rewritten": rewritten[mode]}
-    return out
+    return evaluated, rewritten
 
 
 def _ipvs_objects(sync: Any) -> set[tuple[Any, ...]]:

@@ -136,7 +136,7 @@ def sync_one(lab: Lab, world: NodeWorld, now: float) -> dict[str, Any]:
     try:
         state, options = proxy_input(lab, world.name)
     except StateError as err:
-        return _report(world, [], f"kube-proxy: {err}")
+        return node_report(world, [], f"kube-proxy: {err}")
     mode, why = effective_mode("ipvs", options.ipvs_available)
     if mode != "ipvs":
         first = not held.fallback
@@ -154,10 +154,10 @@ def sync_one(lab: Lab, world: NodeWorld, now: float) -> dict[str, Any]:
     held.ipvs, held.sync, held.version = result.ipvs, result, lab.cluster.version
     ensure_jumps(world.ruleset, result.node_restore())
     live = run_iptables_restore(world.ruleset, ["--noflush"], result.restore)
-    changes = _chain_changes(before, chain_rules(world.ruleset)) + _vs_changes(
+    changes = chain_changes(before, chain_rules(world.ruleset)) + _vs_changes(
         services, _services(result.ipvs)
     )
-    return _report(world, changes, "" if live.ok else live.stderr.rstrip("\n"))
+    return node_report(world, changes, "" if live.ok else live.stderr.rstrip("\n"))
 
 
 def ensure_jumps(ruleset: Ruleset, node_text: str) -> None:
@@ -191,7 +191,7 @@ def _services(ipvs: Ipvs | None) -> dict[str, tuple[str, ...]]:
     return out
 
 
-def _chain_changes(before: dict, after: dict) -> list[dict[str, Any]]:
+def chain_changes(before: dict, after: dict) -> list[dict[str, Any]]:
     out = []
     for table, chain in sorted(before.keys() | after.keys()):
         old, new = before.get((table, chain)), after.get((table, chain))
@@ -218,7 +218,7 @@ def _change(table: str, chain: str, kind: str, old: tuple, new: tuple) -> dict[s
     }
 
 
-def _report(world: NodeWorld, changes: list[dict[str, Any]], error: str) -> dict[str, Any]:
+def node_report(world: NodeWorld, changes: list[dict[str, Any]], error: str) -> dict[str, Any]:
     changes = [{"node": world.name, **c} for c in changes]
     return {"node": world.name, "full": True, "changes": changes, "error": error}
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from app.sim.kubeproxy.options import StateError
 from app.sim.kubeproxy.state import ProxyState
 from app.sim.kubeproxy.userspace import JUMPS, Portal, UserspaceSync, render_userspace
-from app.sim.lab.mode_ipvs import _chain_changes, _report
+from app.sim.lab.mode_ipvs import chain_changes, node_report
 from app.sim.lab.modes import Mode, register
 from app.sim.lab.sync import _combine, chain_rules
 from app.sim.netfilter.commands import run_iptables, run_iptables_restore
@@ -90,7 +90,7 @@ def sync_one(lab: Lab, world: NodeWorld) -> dict[str, Any]:
     try:
         state = ProxyState.from_dict(lab.cluster.to_proxy_dict(world.name))
     except StateError as err:
-        return _report(world, [], f"kube-proxy: {err}")
+        return node_report(world, [], f"kube-proxy: {err}")
     result = render_userspace(state, seed=lab.seed, previous=held.ports)
     before = chain_rules(world.ruleset)
     ensure_jumps(world)
@@ -99,8 +99,8 @@ def sync_one(lab: Lab, world: NodeWorld) -> dict[str, Any]:
     for portal in result.portals:
         held.proxy.update(portal.key, portal.endpoints)
     held.proxy.forget({p.key for p in result.portals})
-    changes = _chain_changes(before, chain_rules(world.ruleset))
-    return _report(world, changes, "" if live.ok else live.stderr.rstrip("\n"))
+    changes = chain_changes(before, chain_rules(world.ruleset))
+    return node_report(world, changes, "" if live.ok else live.stderr.rstrip("\n"))
 
 
 def ensure_jumps(world: NodeWorld) -> None:
