@@ -49,3 +49,8 @@ class LabShare(SQLModel, table=True):
     lab_id: str = Field(max_length=32)
     created: datetime = Field(default_factory=_now)
     recipe: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+# Features keep their tables in modules of their own; importing them here puts every table in
+# SQLModel.metadata wherever the models are loaded (the migrations' drift check relies on it).
+from app.store import classroom, lessons, quiz  # noqa: E402, F401
