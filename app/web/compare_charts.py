@@ -42,8 +42,16 @@ def scale_figure(study: dict[str, Any], metric: str, lang: str) -> dict[str, Any
         )
     layout = go.Layout(
         title={"text": translate(lang, f"compare.chart.{metric}")},
-        xaxis={"title": {"text": translate(lang, "compare.axis.services")}, "type": "log"},
-        yaxis={"title": {"text": translate(lang, f"compare.axis.{metric}")}, "type": "log"},
+        xaxis={
+            "title": {"text": translate(lang, "compare.axis.services")},
+            "type": "log",
+            "dtick": 1,
+        },
+        yaxis={
+            "title": {"text": translate(lang, f"compare.axis.{metric}")},
+            "type": "log",
+            "dtick": 1,  # powers of ten only: the O(n) line climbs a decade per decade
+        },
         legend={"orientation": "h", "y": -0.25},
         margin={"l": 70, "r": 20, "t": 50, "b": 40},
         paper_bgcolor="rgba(0,0,0,0)",
