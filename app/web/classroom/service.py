@@ -7,14 +7,17 @@ database keeps only their SHA-256. A session expires 12 hours after its last act
 
 from __future__ import annotations
 
+import random
 import secrets
+import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, func
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, select
 
 from app.sim.classroom import CODE_ALPHABET, CODE_LENGTH, normalise_code
@@ -25,6 +28,8 @@ EXPIRY = timedelta(hours=12)
 ACTIVITY_STEP = timedelta(minutes=5)
 NICKNAME_MAX = 40
 MAX_STUDENTS = 500
+RETRIES = 5
+T = TypeVar("T")
 
 
 class ClassroomError(Exception):
@@ -98,7 +103,8 @@ def join(engine: Engine, code: str, nickname: str) -> tuple[Classroom, str]:
     """Add a student; returns the session and the student's secret (their cookie)."""
     name = clean_nickname(nickname)
     secret = new_secret()
-    with Session(engine, expire_on_commit=False) as session:
+
+    def write(session: Session) -> Classroom:
         room = find(session, code)
         count = session.exec(
             select(func.count()).where(ClassroomStudent.classroom_id == room.id)
@@ -108,10 +114,38 @@ def join(engine: Engine, code: str, nickname: str) -> tuple[Classroom, str]:
         session.add(
             ClassroomStudent(id=new_id(), classroom_id=room.id, nickname=name, token=digest(secret))
         )
-        room.active = now()
-        session.add(room)
+        _keep_alive(session, room)
         session.commit()
-    return room, secret
+        return room
+
+    with Session(engine, expire_on_commit=False) as session:
+        return retry_locked(session, write), secret
+
+
+def retry_locked(session: Session, write: Callable[[Session], T]) -> T:
+    """Run `write` and commit, again after a short pause if SQLite says "database is locked".
+
+    Several workers write the same file; a writer waits up to busy_timeout for the lock
+    (app/store/db.py), but a burst of a whole room answering at once can outlast it on a
+    loaded machine. The write is idempotent per student, so running it again is safe."""
+    for attempt in range(RETRIES):
+        try:
+            return write(session)
+        except OperationalError as error:
+            session.rollback()
+            if "locked" not in str(error) or attempt == RETRIES - 1:
+                raise
+            time.sleep(random.uniform(0.02, 0.1) * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def _keep_alive(session: Session, room: Classroom) -> None:
+    # Touching the shared row on every join or answer would serialise a room of 200 on it:
+    # once every few minutes is enough to keep the session from expiring.
+    moment = now()
+    if _aware(room.active) + ACTIVITY_STEP < moment:
+        room.active = moment
+        session.add(room)
 
 
 def current(session: Session, room: Classroom) -> ClassroomItem | None:
@@ -171,11 +205,7 @@ def answer(session: Session, room: Classroom, pupil: ClassroomStudent, choice: s
     )
     row.choice, row.at = choice, now()
     session.add(row)
-    if _aware(room.active) + ACTIVITY_STEP < row.at:
-        # Answers keep the session alive too, but touching the shared row on every answer
-        # would serialise a room of 200 on it: once every few minutes is enough.
-        room.active = row.at
-        session.add(room)
+    _keep_alive(session, room)
     session.commit()
 
 

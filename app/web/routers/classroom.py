@@ -202,7 +202,8 @@ def answer(
             pupil = service.student(session, room, request.cookies.get(STUDENT_COOKIE))
             if pupil is None:
                 raise ClassroomError("classroom.error.not_student", 403)
-            service.answer(session, room, pupil, choice)
+            chosen = pupil
+            service.retry_locked(session, lambda s: service.answer(s, room, chosen, choice))
         except ClassroomError as error:
             return HTMLResponse(
                 f'<p class="form-error" role="alert">{_escape(t(error.key))}</p>',
