@@ -57,6 +57,8 @@ class NodeWorld:
             node_ip=self.context["node_ip"],
             pod_cidr=list(self.context["pod_cidr"]),
             pod_iface=self.context["pod_iface"],
+            # The bridge's own address (cni0 10.244.X.1): hairpin MASQUERADE picks it.
+            pod_iface_ip=self.context.get("pod_iface_ip"),
         )
         node.recent, node.rule_state = self.recent, self.rule_state
         return node
