@@ -87,8 +87,9 @@ def effective_mode(requested: str, ipvs_available: bool) -> tuple[str, dict[str,
     """The mode a node really runs, and why, for the lab to show.
 
     kube-proxy checks for the IPVS kernel modules (ip_vs, ip_vs_rr, ...) before it builds the
-    IPVS proxier; older releases then fell back to iptables mode (newer ones refuse to start).
-    The lab follows the fallback so the cluster keeps working."""
+    IPVS proxier. Releases before v1.26 then fell back to iptables mode (the behaviour the course
+    chapter describes); since v1.26 (kubernetes/kubernetes#111806) kube-proxy exits with an error
+    instead. The lab follows the historical fallback so the cluster keeps working, and says so."""
     if requested != "ipvs" or ipvs_available:
         return requested, {
             "en": f"kube-proxy runs in {requested} mode",
@@ -96,8 +97,10 @@ def effective_mode(requested: str, ipvs_available: bool) -> tuple[str, dict[str,
         }
     return "iptables", {
         "en": "the IPVS kernel modules are not available on this node, so kube-proxy "
-        "falls back to iptables mode",
-        "zh": "该节点没有 IPVS 内核模块，kube-proxy 回退到 iptables 模式",
+        "falls back to iptables mode, as releases before v1.26 did (since v1.26 kube-proxy "
+        "exits with an error instead)",
+        "zh": "该节点没有 IPVS 内核模块，kube-proxy 回退到 iptables 模式——这是 v1.26 之前的行为"
+        "（自 v1.26 起 kube-proxy 会直接报错退出）",
     }
 
 

@@ -96,6 +96,9 @@ def test_without_the_modules_the_node_falls_back_visibly(lab: Lab):
     assert out.ok and out.sync is not None
     assert "falls back to iptables mode" in out.sync["summary"]["en"]
     assert "回退到 iptables 模式" in out.sync["summary"]["zh"]
+    # The fallback is history: the notice says what kube-proxy does today.
+    assert "since v1.26 kube-proxy exits with an error" in out.sync["summary"]["en"]
+    assert "自 v1.26 起" in out.sync["summary"]["zh"]
     lab.run("ssh node1")
     assert "Can't initialize ipvs" in lab.run("ipvsadm -Ln").error
     save = lab.run("iptables-save -t nat").output
