@@ -115,3 +115,13 @@ def test_axe_finds_no_serious_violations_on_the_quiz_pages(page: Page, scheme: s
     assert _serious(page) == []
     page.goto("/quiz?lang=zh")
     assert _serious(page) == []
+
+
+def test_the_answers_are_sent_when_the_time_runs_out(page: Page) -> None:
+    page.clock.install()
+    _start_mock(page)
+    expect(page.locator("[data-quiz-clock]")).to_have_text("7:30")
+    page.locator('fieldset.quiz-question input[type="radio"]').first.check()
+    page.clock.fast_forward("07:31")
+    expect(page.locator(".quiz-score")).to_be_visible()
+    expect(page.locator(".quiz-reviewed")).to_have_count(5)
