@@ -1,6 +1,7 @@
 """The course pages: `/lessons` (the course map by track, with the learner's completion) and
 `/lessons/{id}` (prose beside the lesson's own lab: the current step, a console whose every
-command is followed by a check, the hint → goal → solution ladder, and the recap).
+command is followed by a check, the hint → goal → solution ladder, the recap, and the lab itself:
+its cluster view, read-only, and the packet player replaying the console's last curl).
 
 Progress is stored per session cookie (app/curriculum/progress.py). Every form works without
 JavaScript (a 303 back to the page); with htmx the step panel and console update in place.
@@ -19,6 +20,8 @@ from app.curriculum.model import Course, Lesson, load_course
 from app.web.deps import EngineDep, LangDep, TranslatorDep
 from app.web.labs import repo, service
 from app.web.labs.identity import caller, remember
+from app.web.labs.page import PageState
+from app.web.labs.page import context as lab_context
 from app.web.templating import render
 
 router = APIRouter(tags=["lessons"], include_in_schema=False)
@@ -58,9 +61,20 @@ def _step_view(lesson: Lesson, place: progress.Place, lang: str) -> dict[str, An
     }
 
 
-def _context(lesson: Lesson, place: progress.Place, lang: str, **extra: Any) -> dict[str, Any]:
-    track = next(t for t in COURSE.tracks if lesson.id in t.lessons)
-    return {
+def _traces(extra: dict[str, Any]) -> list[dict[str, Any]]:
+    """The traces the console line just sent (curl), for the player; none for other lines."""
+    result = (extra.get("entry") or {}).get("result")
+    return list(getattr(result, "traces", None) or [])
+
+
+def _context(
+    lesson: Lesson, place: progress.Place, lang: str, t: Any, **extra: Any
+) -> dict[str, Any]:
+    track = next(tr for tr in COURSE.tracks if lesson.id in tr.lessons)
+    # The same variables /lab's cluster and player partials read; read-only: the lesson's
+    # console is the one way to change its lab, so every change is checked against the step.
+    lab = lab_context(place.opened, PageState(traces=_traces(extra)), lang, t, readonly=True)
+    return lab | {
         "lesson": lesson,
         "track": track,
         "prose": markdown.render(lesson.prose[lang]),
@@ -71,11 +85,14 @@ def _context(lesson: Lesson, place: progress.Place, lang: str, **extra: Any) -> 
     }
 
 
-def _finish(request: Request, lesson: Lesson, place: progress.Place, lang: str, **extra: Any):
+def _finish(
+    request: Request, lesson: Lesson, place: progress.Place, lang: str, t: Any, **extra: Any
+):
     """htmx gets the fragment; a plain form post goes back to the page."""
     if request.headers.get("hx-request") != "true":
         return RedirectResponse(f"/lessons/{lesson.id}", status_code=303)
-    return render(request, "partials/lesson_update.html", **_context(lesson, place, lang, **extra))
+    context = _context(lesson, place, lang, t, **extra)
+    return render(request, "partials/lesson_update.html", **context)
 
 
 @router.get("/lessons", response_class=HTMLResponse)
@@ -92,11 +109,13 @@ def course_map(request: Request, engine: EngineDep, lang: LangDep) -> Response:
 
 
 @router.get("/lessons/{lesson_id}", response_class=HTMLResponse)
-def lesson_page(request: Request, lesson_id: str, engine: EngineDep, lang: LangDep) -> Response:
+def lesson_page(
+    request: Request, lesson_id: str, engine: EngineDep, lang: LangDep, t: TranslatorDep
+) -> Response:
     lesson = _lesson(lesson_id)
     who = caller(request, create_session=True)
     place = progress.open_place(engine, lesson, who)
-    response = render(request, "pages/lessons_lesson.html", **_context(lesson, place, lang))
+    response = render(request, "pages/lessons_lesson.html", **_context(lesson, place, lang, t))
     remember(response, who)
     return response
 
@@ -129,12 +148,17 @@ def run(
     except (service.RateLimited, repo.Conflict):
         entry["error"] = t("lessons.busy")
     passed = progress.advance(engine, lesson, place)
-    return _finish(request, lesson, place, lang, entry=entry, passed=passed)
+    return _finish(request, lesson, place, lang, t, entry=entry, passed=passed)
 
 
 @router.post("/lessons/{lesson_id}/check", response_class=HTMLResponse)
 def check(
-    request: Request, lesson_id: str, engine: EngineDep, lang: LangDep, answer: Choice = None
+    request: Request,
+    lesson_id: str,
+    engine: EngineDep,
+    lang: LangDep,
+    t: TranslatorDep,
+    answer: Choice = None,
 ) -> Response:
     """The check button (with the learner's choice on a concept step)."""
     lesson = _lesson(lesson_id)
@@ -142,15 +166,17 @@ def check(
     if answer is not None:
         progress.answer(engine, place, answer)
     passed = progress.advance(engine, lesson, place)
-    return _finish(request, lesson, place, lang, passed=passed, checked=not passed)
+    return _finish(request, lesson, place, lang, t, passed=passed, checked=not passed)
 
 
 @router.post("/lessons/{lesson_id}/hint", response_class=HTMLResponse)
-def hint(request: Request, lesson_id: str, engine: EngineDep, lang: LangDep) -> Response:
+def hint(
+    request: Request, lesson_id: str, engine: EngineDep, lang: LangDep, t: TranslatorDep
+) -> Response:
     lesson = _lesson(lesson_id)
     place = _place(request, engine, lesson)
     progress.climb(engine, lesson, place)
-    return _finish(request, lesson, place, lang)
+    return _finish(request, lesson, place, lang, t)
 
 
 @router.post("/lessons/{lesson_id}/restart", response_class=HTMLResponse)
