@@ -88,7 +88,7 @@ def _register_modes() -> None:
     """The other modes live in their own modules (mode_<name>.py) and register on import."""
     import importlib
 
-    for name in ("mode_ipvs", "mode_userspace"):
+    for name in ("mode_ipvs", "mode_userspace", "mode_nftables"):
         importlib.import_module(f"app.sim.lab.{name}")
 
 
