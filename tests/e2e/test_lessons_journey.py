@@ -1,9 +1,11 @@
 """A learner completes a whole lesson in a real browser, climbing the hint ladder to the
 solution and typing it into the console, in English and in Chinese; the course map then
-shows the lesson finished. Screenshots at 1280x720 and 1920x1080, and in presenter mode."""
+shows the lesson finished. A curl in a lesson hands its trace to the lesson's packet player.
+Screenshots at 1280x720, 1920x1080, in presenter mode and at phone width."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -68,6 +70,58 @@ def test_learner_completes_a_lesson_with_hints(
     assert browser_errors == []
 
 
+def _curl_and_step_through_the_player(page: Page) -> None:
+    """A curl in the console: the player below the lesson replays that very packet's walk."""
+    player = page.locator("#player [data-player]")
+    expect(player).to_have_count(0)  # nothing sent yet: the player waits for a request
+    page.locator("#lesson-command").fill("curl 10.97.139.74:8080")
+    page.locator("#lesson-command").press("Enter")
+    expect(page.locator("#lesson-log .lesson-trace")).to_contain_text("KUBE-SERVICES")
+    expect(player).to_be_visible()
+    expect(player).not_to_have_attribute("data-empty", "")
+    expect(page.locator("#player .player-diagram")).to_be_visible()
+    trace = json.loads(page.locator("#player #trace-data").text_content() or "{}")
+    expect(page.locator("#lesson-log .lesson-trace strong").last).to_have_text(trace["endpoint"])
+    player.locator('[data-action="restart"]').click()  # the frame before netfilter
+    chain, hook = player.locator('[data-field="chain"]'), player.locator('[data-field="hook"]')
+    for step in trace["steps"][:6]:
+        player.locator('[data-action="forward"]').click()
+        expect(chain).to_have_text(step["chain"])
+        expect(hook).to_have_text(step["hook"])
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_curl_in_a_lesson_plays_in_the_lessons_player(
+    page: Page, lang: str, screenshot: Shot, browser_errors: list[str]
+) -> None:
+    page.goto(f"/lessons/chain-walk?lang={lang}")
+    cluster = page.locator("#cluster")
+    expect(cluster.locator(".pod .badge.ok")).to_have_count(2)  # two ready pods
+    expect(cluster.locator(".service .endpoint")).to_have_count(2)
+    screenshot(page, f"lessons-lab-{lang}-1280x720")
+    _curl_and_step_through_the_player(page)
+    expect(page.locator("#lesson-step-title")).to_have_text(
+        translate(lang, "lessons.step", step="2", total="2")
+    )
+    expect(page.locator("#player-title")).to_have_text(translate(lang, "lab.player.title"))
+    page.locator("#player").scroll_into_view_if_needed()
+    screenshot(page, f"lessons-player-{lang}-1280x720")
+    page.locator("#lesson-command").fill("kubectl scale deployment my-first-deploy --replicas=3")
+    page.locator("#lesson-command").press("Enter")
+    expect(cluster.locator(".pod")).to_have_count(3)  # the same answer redraws the cluster
+    expect(page.locator("#player #trace-data")).to_have_count(1)  # and keeps the last walk
+    assert browser_errors == []
+
+
+def test_lesson_lab_at_phone_width(page: Page, screenshot: Shot) -> None:
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto("/lessons/chain-walk?lang=en")
+    _curl_and_step_through_the_player(page)
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 1, f"the page scrolls sideways by {overflow}px"
+    screenshot(page, "lessons-lab-phone-390", full_page=True)
+
+
 def test_lesson_page_at_1920x1080_and_in_presenter_mode(page: Page, screenshot: Shot) -> None:
     page.set_viewport_size({"width": 1920, "height": 1080})
     page.goto("/lessons/chain-walk?lang=zh")
@@ -75,10 +129,16 @@ def test_lesson_page_at_1920x1080_and_in_presenter_mode(page: Page, screenshot: 
     page.locator("#lesson-command").press("Enter")
     expect(page.locator("#lesson-log .lesson-trace")).to_contain_text("KUBE-SERVICES")
     expect(page.locator("#lesson-step-title")).to_have_text("第 2 / 2 步")
+    expect(page.locator("#player .player-diagram")).to_be_visible()
     screenshot(page, "lessons-lesson-zh-1920x1080")
+    screenshot(page, "lessons-lesson-zh-1920x1080-full", full_page=True)
     page.goto("/lessons/chain-walk?present=1&lang=en")
     assert page.locator("body").get_attribute("class") == "present"
+    page.locator("#lesson-command").fill("curl 10.97.139.74:8080")
+    page.locator("#lesson-command").press("Enter")
+    expect(page.locator("#player .player-diagram")).to_be_visible()
     screenshot(page, "lessons-lesson-present-en-1920x1080")
+    screenshot(page, "lessons-lesson-present-en-1920x1080-full", full_page=True)
     page.goto("/lessons")
     screenshot(page, "lessons-map-en-1920x1080")
 
