@@ -14,6 +14,7 @@ The node also keeps the kernel state that outlives one packet besides conntrack:
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +28,8 @@ DEFAULT_GATEWAY = "192.168.49.1"
 LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
 MULTICAST = ipaddress.ip_network("224.0.0.0/4")
 LIMITED_BROADCAST = ipaddress.ip_address("255.255.255.255")
+# Addresses are parsed once: a bulk request routes the same few addresses thousands of times.
+_address = functools.lru_cache(maxsize=4096)(ipaddress.ip_address)
 # Sysctl defaults of a fresh network namespace (ip-sysctl.rst), except ip_forward, which a
 # Kubernetes node always turns on.
 DEFAULT_SYSCTLS = {"net.ipv4.ip_forward": 1, "net.ipv4.conf.all.route_localnet": 0}
@@ -104,7 +107,7 @@ class Node:
     # -- addresses -----------------------------------------------------------------------
     def is_local(self, ip: str) -> bool:
         """True for the node's own addresses and all of 127.0.0.0/8 (the `local` table)."""
-        addr = ipaddress.ip_address(ip)
+        addr = _address(ip)
         return addr in LOOPBACK or any(a.ip == addr for a in self._all_addresses())
 
     def addrtype(self, ip: str, iface: str | None = None) -> AddrType:
@@ -113,7 +116,7 @@ class Node:
         With `iface` (`--limit-iface-in/out`) only that interface's addresses count as LOCAL,
         as inet_dev_addr_type() looks in the device's own routing table view.
         """
-        addr = ipaddress.ip_address(ip)
+        addr = _address(ip)
         if addr in MULTICAST:
             return AddrType.MULTICAST
         if addr == LIMITED_BROADCAST or self._is_subnet_broadcast(addr, iface):
@@ -148,7 +151,7 @@ class Node:
         (`brd_input`), a multicast the node did not join is not forwarded (no multicast
         routing here); forwarding needs ip_forward.
         """
-        addr = ipaddress.ip_address(dst)
+        addr = _address(dst)
         from_wire = in_iface not in (None, "lo")
         if addr in LOOPBACK and from_wire and not self.route_localnet(in_iface):
             return Route("drop", reason="martian destination (127.0.0.0/8 without route_localnet)")
@@ -177,7 +180,7 @@ class Node:
         primary address; an interface without one falls back to the first global address of
         the other devices in order (lo's 127.0.0.1 has host scope and never qualifies).
         """
-        nh = ipaddress.ip_address(next_hop)
+        nh = _address(next_hop)
         own = [a for a in self.addresses.get(iface, []) if a.ip not in LOOPBACK]
         for a in own:
             if nh in a.network:

@@ -65,9 +65,9 @@ def _send(load: Load, ruleset_text: str, packet: dict, seed: int) -> None:
     rng = random.Random(seed)
     where = {"origin": request.origin, "in_iface": request.in_iface}
     for _ in range(load.count):
-        trace = trace_packet(
-            ruleset, request.packet, node, Conntrack(), rng, matched_only=True, **where
-        )
+        # Unrecorded: only where the connection lands counts here, and skipping the steps
+        # leaves every decision (draws, counters, `-m recent` lists) as a recorded trace's.
+        trace = trace_packet(ruleset, request.packet, node, Conntrack(), rng, record=False, **where)
         key = (trace.conntrack or {}).get("dnat_to") or ""
         load.endpoints[key] = load.endpoints.get(key, 0) + 1
     branches = explore_branches(ruleset, request.packet, request.node, Conntrack(), **where)

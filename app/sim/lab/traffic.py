@@ -30,7 +30,7 @@ from app.sim.lab.modes import MODES
 from app.sim.lab.nodes import NodeWorld
 from app.sim.lab.result import LabError
 from app.sim.netfilter.engine import trace_packet
-from app.sim.netfilter.packet_input import TraceInputError, parse_packet_json
+from app.sim.netfilter.packet_input import TraceInputError, TraceRequest, parse_packet_json
 from app.sim.netfilter.walk import WalkError
 from app.sim.trace import Trace
 
@@ -90,13 +90,13 @@ def send(lab: Lab, planned: Planned, count: int) -> dict[str, Any]:
         )
     world = lab.nodes[planned.node]
     node = world.kernel_node()
-    rng = lab.rng
+    parsed = _parse(planned.packet)  # the same for every connection but the source port
     endpoints: Counter[str] = Counter()
     failed: Counter[str] = Counter()
     traces = []
     for i in range(count):
         full = i == 0 or count <= FULL_TRACES_UP_TO
-        trace, packet = _one(lab, world, node, planned, rng, matched_only=not full)
+        trace, packet = _one(lab, world, node, planned, parsed, record=full)
         endpoint = _endpoint(trace)
         if endpoint is None:
             failed[trace.final.verdict if trace.final else "DROP"] += 1
@@ -109,33 +109,45 @@ def send(lab: Lab, planned: Planned, count: int) -> dict[str, Any]:
     return {"traces": traces, "endpoints": dict(endpoints), "failed": dict(failed)}
 
 
+def _parse(packet: dict[str, Any]) -> TraceRequest:
+    try:
+        return parse_packet_json(dict(packet, sport=PORT_FIRST))
+    except TraceInputError as err:
+        raise LabError(str(err)) from None
+
+
 def _one(
     lab: Lab,
     world: NodeWorld,
     node: Any,
     planned: Planned,
-    rng: random.Random,
+    parsed: TraceRequest,
     *,
-    matched_only: bool,
+    record: bool,
 ) -> tuple[Trace, dict[str, Any]]:
-    packet = dict(planned.packet, sport=lab.next_port())
+    """One connection. Unrecorded (a bulk request's later connections), it builds no steps
+    but takes the very same decisions: same draws, conntrack entries and counters."""
+    sport = lab.next_port()
     lab.clock += SECONDS_PER_CONNECTION
+    walk = MODES[lab.mode].trace
+    # The iptables walk can skip recording; the other modes' walks record as they always do.
+    extra = {} if walk else {"record": record}
     try:
-        parsed = parse_packet_json(packet)
-        walk = MODES[lab.mode].trace or _walk
-        trace = walk(
+        trace = (walk or _walk)(
             lab,
             world,
             node,
-            parsed.packet,
-            rng,
+            parsed.packet.with_(sport=sport),
+            lab.rng,
             clock=lab.clock,
             origin=parsed.origin,
             in_iface=parsed.in_iface,
-            matched_only=matched_only,
+            matched_only=not record,
+            **extra,
         )
-    except (TraceInputError, WalkError) as err:
+    except WalkError as err:
         raise LabError(str(err)) from None
+    packet = dict(planned.packet, sport=sport) if record else planned.packet
     return trace, packet
 
 

@@ -74,17 +74,20 @@ def trace_packet(
     matched_only: bool = False,
     use_index: bool | None = None,
     ipvs: HookFn | None = None,
+    record: bool = True,
 ) -> Trace:
     """Trace one packet. `origin` is "external" (arrives on `in_iface`, default the node's
     uplink) or "local" (sent by a process on the node). `chance` overrides the draws from
     `rng` (explore_branches forces outcomes with it). The chain index is used when only
     matched steps are wanted, unless `use_index` says otherwise. `conntrack` None means the
-    node tracks nothing (no NAT happens). `ipvs` is the IPVS director's hook function."""
+    node tracks nothing (no NAT happens). `ipvs` is the IPVS director's hook function.
+    `record` False builds no steps (only `final`, `conntrack`, `routes`, `visits`) and takes
+    exactly the decisions of a matched-only trace: for bulk requests that only count."""
+    matched_only = matched_only or not record
     run = _PacketRun(ruleset, packet, node, conntrack, rng, chance or seeded_chance(rng), clock)
     run.ipvs = ipvs
-    run.walker = Walker(
-        run.trace, run.on_nat, matched_only, matched_only if use_index is None else use_index
-    )
+    index = matched_only if use_index is None else use_index
+    run.walker = Walker(run.trace, run.on_nat, matched_only, index, record)
     if origin == "local":
         run.from_local()
     else:

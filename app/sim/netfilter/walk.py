@@ -12,7 +12,10 @@ nf_tables_core.c nft_do_chain).
 
 Every evaluated rule becomes a TraceStep (unless only matched steps are wanted, in which case
 the chain index skips rules that cannot match), and every chain visit records how many rules
-the kernel evaluated in it.
+the kernel evaluated in it. With `record` off (bulk requests: the load chart's thousands of
+connections) no step, rule text or explanation is built at all, but every decision is taken
+exactly as when recording: the same matches run in the same order (so the same `-m statistic`
+draws, `-m recent` and `-m nth` updates), the same counters move, the same NAT is bound.
 """
 
 from __future__ import annotations
@@ -61,6 +64,7 @@ class Walker:
     on_nat: NatHandler
     matched_only: bool = False
     use_index: bool = False
+    record: bool = True  # False: decide only, build no steps (see the module docstring)
 
     def run(self, table: Table, hook: str, ctx: MatchContext) -> str:
         """Traverse `table`'s base chain for `hook`; return ACCEPT, DROP or REJECT."""
@@ -73,6 +77,8 @@ class Walker:
                 frames.pop()
                 if frame.chain.builtin:
                     return self._policy(frame.chain, ctx)
+                if not self.record:
+                    continue
                 self._step(
                     ctx,
                     frame.chain.name,
@@ -107,7 +113,7 @@ class Walker:
         ctx.rule_uid = rule.uid
         failed = _first_failure(rule, ctx)
         if failed is not None:
-            if not self.matched_only:
+            if self.record and not self.matched_only:
                 self._miss(ctx, chain.name, position, rule, rule.matches[failed].save_args())
             return None
         rule.packets += 1
@@ -135,8 +141,9 @@ class Walker:
             ctx.packet = packet or ctx.packet
             self._hit(ctx, chain.name, position, rule, verdict.value if packet else "DROP")
             return "ACCEPT" if packet else "DROP"
-        shown = f"{verdict.value}:{result.chain}" if result.chain else verdict.value
-        self._hit(ctx, chain.name, position, rule, shown, _detail(rule, result, chain.builtin))
+        if self.record:
+            shown = f"{verdict.value}:{result.chain}" if result.chain else verdict.value
+            self._hit(ctx, chain.name, position, rule, shown, _detail(rule, result, chain.builtin))
         if verdict in (Verdict.ACCEPT, Verdict.DROP, Verdict.REJECT):
             return verdict.value
         if verdict is Verdict.RETURN:
@@ -170,6 +177,8 @@ class Walker:
         policy = chain.policy or "ACCEPT"
         chain.packets += 1
         chain.bytes += ctx.packet.length
+        if not self.record:
+            return policy
         words = explain.policy(chain.name, policy, after_return)
         self._step(ctx, chain.name, None, "policy", policy, None, words)
         return policy
@@ -192,6 +201,8 @@ class Walker:
         verdict: str,
         detail: str | None = None,
     ) -> None:
+        if not self.record:
+            return
         args = [token for match in rule.matches for token in match.save_args()]
         words = explain.hit(args, verdict, ctx.packet, detail)
         self._step(ctx, chain, position + 1, "rule", verdict, rule_text(chain, rule), words)
