@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -203,12 +204,33 @@ def nft(lab: Lab, argv: list[str], stdin: str, lang: str) -> Reply:
     try:
         if args[0] == "list":
             return Reply(0, _list(table, args[1:], handles), "")
-        apply_line(Ruleset({(FAMILY, TABLE): table}), " ".join(args))
+        _edit(lab, table, args)
     except NftError as err:
         return Reply(1, "", f"{err}\n")
     table.base_cache = None  # a rule or chain changed: the engine re-reads the base chains
     lab.dirty = True
     return Reply(0, "", "")
+
+
+def _edit(lab: Lab, table: Table, args: list[str]) -> None:
+    """One add|insert|delete|flush command on the node's table (nft(8) RULES, SETS, ...)."""
+    words = args[:4]
+    if len(words) == 4 and words[1] != "table" and (words[2], words[3]) != (FAMILY, TABLE):
+        raise NftError(f"Error: No such file or directory; table {words[2]} {words[3]}")
+    if len(words) >= 4 and words[1] == "table":
+        if (words[2], words[3]) != (FAMILY, TABLE):
+            # the lab's nodes hold kube-proxy's table only
+            raise NftError("Error: Could not process rule: Operation not supported")
+        if words[0] == "delete":  # gone until kube-proxy's next sync, a full one
+            table.chains.clear()
+            table.sets.clear()
+            node_state(lab.shell_world()).state = None
+            return
+    line = " ".join(args)
+    handle = re.fullmatch(r"delete rule \S+ \S+ (\S+) handle (\d+)", line)
+    if handle and not any(r.handle == int(handle[2]) for r in table.chain(handle[1]).rules):
+        raise NftError("Error: Could not process rule: No such file or directory")
+    apply_line(Ruleset({(FAMILY, TABLE): table}), line)
 
 
 def _list(table: Table, args: list[str], handles: bool) -> str:

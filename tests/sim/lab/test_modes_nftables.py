@@ -105,6 +105,11 @@ def test_list_chain_set_and_map(lab: Lab):
         ("nft delete rule ip kube-proxy services", "Error: syntax error, expected handle"),
         ("nft frobnicate", "Error: syntax error, unexpected frobnicate"),
         ("nft list map ip kube-proxy cluster-ips", "Error: No such file or directory; map"),
+        (
+            "nft delete rule ip kube-proxy services handle 99999",
+            "Error: Could not process rule: No such file or directory",
+        ),
+        ("nft add table ip mine", "Error: Could not process rule: Operation not supported"),
     ],
 )
 def test_bad_nft_input_is_nfts_error(lab: Lab, line: str, error: str):
@@ -133,6 +138,16 @@ def test_flush_chain_and_add_rule(lab: Lab):
     rule = "ip daddr . meta l4proto . th dport vmap @service-ips"
     assert lab.run(f"nft add rule ip kube-proxy services {rule}").ok
     assert sum(lab.request(CLIENT, VIP, count=5)["endpoints"].values()) == 5
+
+
+def test_a_deleted_table_comes_back_with_a_full_sync(lab: Lab):
+    assert lab.run("nft delete table ip kube-proxy").ok
+    # no DNAT any more: the connections head for the ClusterIP itself, which no pod holds
+    assert not set(lab.request(CLIENT, VIP, count=5)["endpoints"]) & PODS
+    out = lab.run("kubectl scale deployment/my-first-deploy --replicas=3")
+    assert out.sync is not None and any(c["chain"] == "chain services" for c in out.sync["changes"])
+    reached = lab.request(CLIENT, VIP, count=5)["endpoints"]
+    assert set(reached) <= PODS | {"10.244.1.139:8080"} and sum(reached.values()) == 5
 
 
 def test_a_stored_lab_keeps_its_table_and_answers_alike(lab: Lab):
