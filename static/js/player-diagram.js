@@ -57,6 +57,15 @@
     Object.keys(HOOK_TABLES).forEach(function (hook) {
       out[hook] = HOOK_TABLES[hook].filter(function (t) { return seen[t]; });
     });
+    // nftables names its own tables (kube-proxy's is "kube-proxy") and hooks its base chains
+    // wherever it likes: draw such a table in each hook one of its steps ran in.
+    (trace.steps || []).forEach(function (s) {
+      var t = tableOf(s);
+      var known = Object.keys(HOOK_TABLES).some(function (h) {
+        return HOOK_TABLES[h].indexOf(t) >= 0;
+      });
+      if (t && !known && out[s.hook] && out[s.hook].indexOf(t) < 0) out[s.hook].push(t);
+    });
     return out;
   }
 
