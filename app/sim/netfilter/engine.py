@@ -81,7 +81,7 @@ def trace_packet(
     `rng` (explore_branches forces outcomes with it). The chain index is used when only
     matched steps are wanted, unless `use_index` says otherwise. `conntrack` None means the
     node tracks nothing (no NAT happens). `ipvs` is the IPVS director's hook function.
-    `record` False builds no steps (only `final`, `conntrack`, `routes`, `visits`) and takes
+    `record` False builds no steps or visits (only `final`, `conntrack`, `routes`) and takes
     exactly the decisions of a matched-only trace: for bulk requests that only count."""
     matched_only = matched_only or not record
     run = _PacketRun(ruleset, packet, node, conntrack, rng, chance or seeded_chance(rng), clock)

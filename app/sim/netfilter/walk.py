@@ -13,7 +13,7 @@ nf_tables_core.c nft_do_chain).
 Every evaluated rule becomes a TraceStep (unless only matched steps are wanted, in which case
 the chain index skips rules that cannot match), and every chain visit records how many rules
 the kernel evaluated in it. With `record` off (bulk requests: the load chart's thousands of
-connections) no step, rule text or explanation is built at all, but every decision is taken
+connections) no step, chain visit, rule text or explanation is built, but every decision is taken
 exactly as when recording: the same matches run in the same order (so the same `-m statistic`
 draws, `-m recent` and `-m nth` updates), the same counters move, the same NAT is bound.
 """
@@ -46,7 +46,11 @@ class WalkError(ValueError):
 NatHandler = Callable[[TargetResult, MatchContext], Packet | None]
 
 
-@dataclass
+# Where an unrecorded walk's chain visits count their rules: written, never read.
+_UNRECORDED = ChainVisit("", "", "", 0, 0)
+
+
+@dataclass(slots=True)
 class _Frame:
     """One chain being walked: the rule positions still to test and its visit record."""
 
@@ -99,8 +103,11 @@ class Walker:
         return self._policy(base, ctx)
 
     def _enter(self, chain: Chain, ctx: MatchContext) -> _Frame:
-        visit = ChainVisit(ctx.hook, ctx.table, chain.name, 0, len(chain.rules))
-        self.trace.visits.append(visit)
+        if self.record:
+            visit = ChainVisit(ctx.hook, ctx.table, chain.name, 0, len(chain.rules))
+            self.trace.visits.append(visit)
+        else:
+            visit = _UNRECORDED
         index = chain_index(chain) if self.use_index else None
         positions = index.candidates(ctx.packet) if index else range(len(chain.rules))
         return _Frame(chain, positions, 0, visit)
