@@ -110,3 +110,18 @@ def test_the_spec_input_asks_for_live_validation(client: TestClient) -> None:
         check = re.search(r'hx-target="#([\w-]+)"', field).group(1)
         assert check in re.search(r'aria-describedby="([^"]+)"', field).group(1)
         assert f'id="{check}"' in page
+
+
+def test_a_shared_read_only_lab_explains_its_rules_too(client: TestClient) -> None:
+    lab_id, page = _lab(client)
+    version = re.search(r'id="lab-version" name="version" value="(\d+)"', page).group(1)
+    shared = client.post(f"/lab/{lab_id}/do", data={"op": "share", "version": version})
+    path = re.search(r'value="http://testserver(/lab/shared/[^"]+)"', shared.text).group(1)
+    visitor = TestClient(client.app)
+    view = visitor.get(path + "?lang=en").text
+    assert f'hx-get="{path}/rules/explain?n=1"' in view
+    assert 'name="spec"' not in view  # read-only: no editor, nothing to validate
+    query = {"table": "nat", "chain": "KUBE-SERVICES", "n": 1}
+    answer = visitor.get(f"{path}/rules/explain", params=query)
+    assert answer.status_code == 200 and "appends to chain KUBE-SERVICES" in answer.text
+    assert visitor.get("/lab/shared/nope/rules/explain", params=query).status_code == 404
