@@ -106,7 +106,7 @@ def test_the_spec_input_asks_for_live_validation(client: TestClient) -> None:
     assert inputs
     for field in inputs:
         assert f'hx-get="/lab/{lab_id}/rules/validate"' in field
-        assert 'hx-trigger="input changed delay:300ms"' in field
+        assert 'hx-trigger="input changed delay:300ms, change from:closest form"' in field
         check = re.search(r'hx-target="#([\w-]+)"', field).group(1)
         assert check in re.search(r'aria-describedby="([^"]+)"', field).group(1)
         assert f'id="{check}"' in page

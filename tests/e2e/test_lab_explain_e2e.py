@@ -82,6 +82,12 @@ def test_the_editor_validates_as_one_types(
     spec.fill("-p tcp --dport 80 -j ACCEPT")
     expect(check).to_contain_text("-A KUBE-SERVICES -p tcp -m tcp --dport 80 -j ACCEPT")
     expect(spec).to_have_attribute("aria-invalid", "false")
+    # Changing the operation or the number checks the rule again, as that command.
+    chain.locator("select[name=op]").select_option("replace")
+    chain.locator("form.rule-edit input[name=number]").fill("9")
+    chain.locator("form.rule-edit input[name=number]").dispatch_event("change")
+    expect(check).to_contain_text("Index of replacement too big")
+    expect(spec).to_have_attribute("aria-invalid", "true")
     # The check changed nothing: the chain still has its rules as before.
     expect(chain.locator("tr", has_text="--dport 80 -j ACCEPT")).to_have_count(0)
     assert browser_errors == []
