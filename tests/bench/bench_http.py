@@ -1,0 +1,121 @@
+"""Benchmark: the JSON API's packet endpoint against a bare FastAPI endpoint, same server, same
+run, loopback only (CONTRACTS.md "Benchmarks").
+
+Figures:
+  http_bare_rps             requests/s of GET /healthz (no database, no engine): the ceiling
+  http_trace_rps            requests/s of POST /api/labs/{id}/requests (load the lab from the
+                            database, trace one packet, save the lab), count 1
+  http_trace_vs_bare_ratio  http_trace_rps / http_bare_rps
+  http_trace_p95_ms         95th percentile latency of that endpoint under 64 concurrent clients
+  http_bare_p95_ms          the same for the bare endpoint
+
+One uvicorn worker on 127.0.0.1 with a fresh SQLite file. Each client owns its own lab (the
+per-lab limit is 120 actions a minute; every client stays far below it). Bounded: 64 clients,
+12 requests each per phase, every request with a 30 s timeout, the server stopped at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+
+CLIENTS = 64
+PER_CLIENT = 12
+TIMEOUT = 30.0
+ROOT = Path(__file__).resolve().parents[2]
+BODY = {"from": "external", "to": "svc/my-first-deploy:8080", "proto": "tcp", "count": 1}
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _serve(database: Path, port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{database}"}
+    command = [
+        sys.executable, "-m", "uvicorn", "app.web.app:create_app", "--factory",
+        "--host", "127.0.0.1", "--port", str(port), "--workers", "1", "--log-level", "warning",
+        "--timeout-keep-alive", "60",
+    ]  # fmt: skip
+    process = subprocess.Popen(command, env=env, cwd=ROOT)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    process.kill()
+    raise RuntimeError("the server did not become ready in 30 s")
+
+
+def _phase(clients: list[httpx.Client], call) -> tuple[float, list[float]]:
+    """Every client makes PER_CLIENT calls at once; (requests/s, latencies in ms)."""
+
+    def one(index: int) -> list[float]:
+        took = []
+        for _ in range(PER_CLIENT):
+            start = time.perf_counter()
+            reply = call(clients[index], index)
+            took.append((time.perf_counter() - start) * 1000)
+            reply.raise_for_status()
+        return took
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(CLIENTS) as pool:
+        latencies = [ms for batch in pool.map(one, range(CLIENTS)) for ms in batch]
+    return len(latencies) / (time.perf_counter() - start), latencies
+
+
+def _p95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=20)[-1]
+
+
+def run() -> list[tuple[str, float, str]]:
+    with tempfile.TemporaryDirectory() as tmp:
+        port = _free_port()
+        server = _serve(Path(tmp) / "bench.sqlite3", port)
+        base = f"http://127.0.0.1:{port}"
+        clients = [httpx.Client(base_url=base, timeout=TIMEOUT) for _ in range(CLIENTS)]
+        try:
+            labs = []
+            for client in clients:
+                made = client.post("/api/labs", json={"scenario": "seed", "mode": "iptables"})
+                made.raise_for_status()
+                labs.append(made.json())
+            bare_rps, bare = _phase(clients, lambda c, i: c.get("/healthz"))
+            trace_rps, traced = _phase(
+                clients,
+                lambda c, i: c.post(
+                    f"/api/labs/{labs[i]['id']}/requests",
+                    json=BODY,
+                    headers={"Authorization": f"Bearer {labs[i]['token']}"},
+                ),
+            )
+        finally:
+            for client in clients:
+                client.close()
+            server.terminate()
+            try:
+                server.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                server.kill()
+    return [
+        ("http_bare_rps", round(bare_rps, 1), "req/s"),
+        ("http_trace_rps", round(trace_rps, 1), "req/s"),
+        ("http_trace_vs_bare_ratio", round(trace_rps / bare_rps, 3), "x"),
+        ("http_trace_p95_ms", round(_p95(traced), 1), "ms"),
+        ("http_bare_p95_ms", round(_p95(bare), 1), "ms"),
+    ]
