@@ -16,18 +16,13 @@ the end whatever happens.
 
 from __future__ import annotations
 
-import os
 import re
-import socket
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
+from live_server import live_server
 
 from app.sim.classroom import build_item
 
@@ -36,34 +31,6 @@ THREADS = 32
 TIMEOUT = 30.0
 TO = "svc/my-first-deploy:8080"
 COUNT = re.compile(r"data-live-count>(\d+) ")
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _serve(database: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{database}"}
-    command = [
-        sys.executable, "-m", "uvicorn", "app.web.app:create_app", "--factory",
-        "--host", "127.0.0.1", "--port", str(port), "--workers", "2", "--log-level", "warning",
-        # Browsers reopen a connection the server closed; httpx does not: keep them open.
-        "--timeout-keep-alive", "60",
-    ]  # fmt: skip
-    process = subprocess.Popen(command, env=env, cwd=ROOT)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    process.kill()
-    raise RuntimeError("the server did not become ready in 30 s")
 
 
 def _join(base: str, code: str, n: int) -> httpx.Client:
@@ -147,17 +114,8 @@ def _p95_latency(times: list[tuple[float, float]], polls: list[tuple[float, floa
 
 
 def run() -> list[tuple[str, float, str]]:
-    with tempfile.TemporaryDirectory() as tmp:
-        port = _free_port()
-        server = _serve(Path(tmp) / "classroom.sqlite3", port)
-        try:
-            elapsed, p95 = _round(f"http://127.0.0.1:{port}")
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.kill()
+    with live_server(workers=2) as base:
+        elapsed, p95 = _round(base)
     return [
         ("classroom_200_answers_s", round(elapsed, 3), "s"),
         ("classroom_answer_to_chart_p95_ms", round(p95, 1), "ms"),

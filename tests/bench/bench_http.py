@@ -16,49 +16,17 @@ per-lab limit is 120 actions a minute; every client stays far below it). Bounded
 
 from __future__ import annotations
 
-import os
-import socket
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
+from live_server import live_server
 
 CLIENTS = 64
 PER_CLIENT = 12
 TIMEOUT = 30.0
-ROOT = Path(__file__).resolve().parents[2]
 BODY = {"from": "external", "to": "svc/my-first-deploy:8080", "proto": "tcp", "count": 1}
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _serve(database: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{database}"}
-    command = [
-        sys.executable, "-m", "uvicorn", "app.web.app:create_app", "--factory",
-        "--host", "127.0.0.1", "--port", str(port), "--workers", "1", "--log-level", "warning",
-        "--timeout-keep-alive", "60",
-    ]  # fmt: skip
-    process = subprocess.Popen(command, env=env, cwd=ROOT)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    process.kill()
-    raise RuntimeError("the server did not become ready in 30 s")
 
 
 def _phase(clients: list[httpx.Client], call) -> tuple[float, list[float]]:
@@ -84,10 +52,7 @@ def _p95(values: list[float]) -> float:
 
 
 def run() -> list[tuple[str, float, str]]:
-    with tempfile.TemporaryDirectory() as tmp:
-        port = _free_port()
-        server = _serve(Path(tmp) / "bench.sqlite3", port)
-        base = f"http://127.0.0.1:{port}"
+    with live_server(workers=1) as base:
         clients = [httpx.Client(base_url=base, timeout=TIMEOUT) for _ in range(CLIENTS)]
         try:
             labs = []
@@ -107,11 +72,6 @@ def run() -> list[tuple[str, float, str]]:
         finally:
             for client in clients:
                 client.close()
-            server.terminate()
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                server.kill()
     return [
         ("http_bare_rps", round(bare_rps, 1), "req/s"),
         ("http_trace_rps", round(trace_rps, 1), "req/s"),
