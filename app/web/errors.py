@@ -8,10 +8,15 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
+from app.web.i18n import negotiate, translate
 from app.web.templating import render
+
+#: Seconds a client should wait before trying again when the database is momentarily busy.
+BUSY_RETRY_AFTER = 2
 
 
 def wants_html(request: Request) -> bool:
@@ -39,6 +44,21 @@ async def invalid_input(request: Request, error: Exception) -> Response:
     return Response(body, status_code=422, media_type="application/json")
 
 
+async def database_busy(request: Request, error: Exception) -> Response:
+    """503 + Retry-After, not a 500, when the database cannot be reached or stays locked past
+    its busy timeout (SQLite under a burst of writers): nothing was saved, so a retry is safe."""
+    assert isinstance(error, OperationalError)
+    lang = negotiate(
+        request.query_params.get("lang"),
+        request.cookies.get("lang"),
+        request.headers.get("accept-language"),
+    )
+    body = json.dumps({"detail": translate(lang, "error.db_busy")}, ensure_ascii=False)
+    headers = {"Retry-After": str(BUSY_RETRY_AFTER)}
+    return Response(body, status_code=503, media_type="application/json", headers=headers)
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, page_or_json)
     app.add_exception_handler(RequestValidationError, invalid_input)
+    app.add_exception_handler(OperationalError, database_busy)
