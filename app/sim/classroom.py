@@ -13,12 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.sim.conntrack import Conntrack
 from app.sim.lab import Lab, LabError
-from app.sim.lab.traffic import plan
-from app.sim.netfilter.branches import endpoint_shares
-from app.sim.netfilter.engine import explore_branches
-from app.sim.netfilter.packet_input import parse_packet_json
+from app.sim.lab.shares import expected_shares
 
 #: Join-code letters: no 0/O, 1/I/L, 5/S, 2/Z, 8/B, which are misread on a wall or a phone.
 CODE_ALPHABET = "ACDEFGHJKMNPQRTUVWXY34679"
@@ -26,7 +22,6 @@ CODE_LENGTH = 6
 #: The option that stands for "no endpoint: the packet is dropped or rejected".
 NO_ENDPOINT = "none"
 KINDS = ("lab", "question")
-PROBE_PORT = 40000  # any source port: the statistic cascade does not look at it
 
 
 class ItemError(ValueError):
@@ -91,25 +86,8 @@ def _options(lab: Lab, source: str, to: str) -> list[dict[str, str]]:
         # the options are the Service's ready endpoints as the cluster lists them.
         values = _service_endpoints(lab, to)
     else:
-        values = sorted(_shares(lab, source, to), key=_address_key)
+        values = sorted(expected_shares(lab, source, to, "tcp"), key=_address_key)
     return [_option(lab, v) for v in values] + [_option(lab, NO_ENDPOINT)]
-
-
-def _shares(lab: Lab, source: str, to: str) -> dict[str, float]:
-    planned = plan(lab, source, to, "tcp")
-    world = lab.nodes[planned.node]
-    parsed = parse_packet_json(dict(planned.packet, sport=PROBE_PORT))
-    branches = explore_branches(
-        world.ruleset,
-        parsed.packet,
-        world.kernel_node(),
-        Conntrack(),
-        clock=lab.clock,
-        origin=parsed.origin,
-        in_iface=parsed.in_iface,
-        matched_only=True,
-    )
-    return {str(k): float(v) for k, v in endpoint_shares(branches).items() if k is not None}
 
 
 def _service_endpoints(lab: Lab, to: str) -> list[str]:

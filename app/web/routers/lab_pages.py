@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.responses import Response
 
 from app.sim.lab import LabError, complete
+from app.sim.lab.shares import expected_shares
 from app.web.charts import endpoint_distribution_figure, endpoint_table
 from app.web.deps import EngineDep, LangDep, TranslatorDep
 from app.web.labs import repo, service
@@ -20,7 +21,6 @@ from app.web.labs.actions import Short, Text, Version, console, perform
 from app.web.labs.identity import caller, remember
 from app.web.labs.page import PageState, context
 from app.web.labs.service import Opened
-from app.web.labs.shares import expected_shares
 from app.web.templating import render
 
 router = APIRouter(tags=["lab pages"], include_in_schema=False)

@@ -1,12 +1,13 @@
 """The share of requests each endpoint should get, as the engine computes it by walking every
-branch of the `-m statistic` cascade (the load chart's expected markers). Nothing here decides
-about packets: it asks `explore_branches` on the node's rules, as the lab would send the packet.
+branch of the `-m statistic` cascade: the load chart's expected markers and the classroom's answer
+options. Nothing here decides about packets: it asks `explore_branches` on the node's rules, as
+the lab would send the packet.
 """
 
 from __future__ import annotations
 
 from app.sim.conntrack import Conntrack
-from app.sim.lab import Lab
+from app.sim.lab.lab import Lab
 from app.sim.lab.traffic import plan
 from app.sim.netfilter.branches import endpoint_shares
 from app.sim.netfilter.engine import explore_branches
