@@ -29,6 +29,19 @@ STUDENT_COOKIE = "kpl_student"
 Short = Annotated[str, Form(max_length=256)]
 DEFAULT_TO = "svc/my-first-deploy:8080"
 
+# What each route may answer, for the OpenAPI schema (/openapi.json): the pages are HTML, the
+# actions redirect (303) to the page that shows their outcome, and a refusal is the page again
+# with the reason in the learner's language.
+_HTML = {"text/html": {}}
+_MOVED = {"description": "Done: the page to go to is in Location"}
+_REDIRECT = {303: _MOVED}
+_BAD = {400: {"description": "Refused: a bad nickname, choice or packet", "content": _HTML}}
+_FORBIDDEN = {403: {"description": "Not this session's teacher or student", "content": _HTML}}
+_GONE = {404: {"description": "No live session with this code", "content": _HTML}}
+_NO_QUESTION = {409: {"description": "No open question, or answers are locked", "content": _HTML}}
+_FULL = {403: {"description": "The session has no room for more students", "content": _HTML}}
+_UNCHANGED = {204: {"description": "Nothing changed since the version sent as `v`"}}
+
 
 def _teacher_token(request: Request) -> str | None:
     scheme, _, value = request.headers.get("authorization", "").partition(" ")
@@ -74,7 +87,22 @@ def landing(request: Request, code: Annotated[str, Query(max_length=16)] = "") -
     return render(request, "pages/classroom.html", code=code, **_form_choices())
 
 
-@router.post("/classroom/start")
+@router.post(
+    "/classroom/start",
+    status_code=303,
+    response_class=RedirectResponse,
+    responses={
+        303: {
+            **_MOVED,
+            "headers": {
+                "X-Teacher-Token": {
+                    "description": "The teacher's token, for scripts to send as Bearer",
+                    "schema": {"type": "string"},
+                }
+            },
+        }
+    },
+)
 def start(request: Request, engine: EngineDep) -> Response:
     room, token = service.start(engine)
     response = RedirectResponse(f"/classroom/{room.code}/teach", status_code=303)
@@ -90,7 +118,12 @@ def start(request: Request, engine: EngineDep) -> Response:
     return response
 
 
-@router.post("/classroom/join")
+@router.post(
+    "/classroom/join",
+    status_code=303,
+    response_class=RedirectResponse,
+    responses={**_BAD, **_FULL, **_GONE},
+)
 def join(
     request: Request,
     engine: EngineDep,
@@ -140,7 +173,7 @@ def _student_context(session: Session, room, pupil, lang: str) -> dict[str, obje
     return context
 
 
-@router.get("/classroom/{code}", response_class=HTMLResponse)
+@router.get("/classroom/{code}", response_class=HTMLResponse, responses={**_REDIRECT, **_GONE})
 def student_page(
     request: Request, code: str, engine: EngineDep, lang: LangDep, t: TranslatorDep
 ) -> Response:
@@ -157,7 +190,11 @@ def student_page(
         )
 
 
-@router.get("/classroom/{code}/live", response_class=HTMLResponse)
+@router.get(
+    "/classroom/{code}/live",
+    response_class=HTMLResponse,
+    responses={**_UNCHANGED, 403: {"description": "Not a student of this session"}},
+)
 def student_live(
     request: Request,
     code: str,
@@ -187,7 +224,11 @@ def student_live(
         return response
 
 
-@router.post("/classroom/{code}/answer", response_class=HTMLResponse)
+@router.post(
+    "/classroom/{code}/answer",
+    response_class=HTMLResponse,
+    responses={**_BAD, **_FORBIDDEN, **_GONE, **_NO_QUESTION},
+)
 def answer(
     request: Request,
     code: str,
@@ -248,7 +289,9 @@ def _teacher_context(session: Session, request: Request, room, lang: str) -> dic
     return context
 
 
-@router.get("/classroom/{code}/teach", response_class=HTMLResponse)
+@router.get(
+    "/classroom/{code}/teach", response_class=HTMLResponse, responses={**_FORBIDDEN, **_GONE}
+)
 def teacher_page(
     request: Request, code: str, engine: EngineDep, lang: LangDep, t: TranslatorDep
 ) -> Response:
@@ -262,7 +305,15 @@ def teacher_page(
         return render(request, "pages/classroom_teacher.html", **context, **_form_choices())
 
 
-@router.get("/classroom/{code}/teach/live", response_class=HTMLResponse)
+@router.get(
+    "/classroom/{code}/teach/live",
+    response_class=HTMLResponse,
+    responses={
+        **_UNCHANGED,
+        403: {"description": "Not this session's teacher"},
+        404: {"description": "No live session with this code"},
+    },
+)
 def teacher_live(
     request: Request,
     code: str,
@@ -283,7 +334,12 @@ def teacher_live(
         return response
 
 
-@router.post("/classroom/{code}/push")
+@router.post(
+    "/classroom/{code}/push",
+    status_code=303,
+    response_class=RedirectResponse,
+    responses={**_BAD, **_FORBIDDEN, **_GONE},
+)
 def push(
     request: Request,
     code: str,
@@ -331,22 +387,45 @@ def _flag(request: Request, code: str, engine, t, flag: str) -> Response:  # typ
         return RedirectResponse(target, status_code=303)
 
 
-@router.post("/classroom/{code}/lock")
+@router.post(
+    "/classroom/{code}/lock",
+    status_code=303,
+    response_class=RedirectResponse,
+    responses={**_FORBIDDEN, **_GONE, **_NO_QUESTION},
+)
 def lock(request: Request, code: str, engine: EngineDep, t: TranslatorDep) -> Response:
     return _flag(request, code, engine, t, "lock")
 
 
-@router.post("/classroom/{code}/reveal")
+@router.post(
+    "/classroom/{code}/reveal",
+    status_code=303,
+    response_class=RedirectResponse,
+    responses={**_FORBIDDEN, **_GONE, **_NO_QUESTION},
+)
 def reveal(request: Request, code: str, engine: EngineDep, t: TranslatorDep) -> Response:
     return _flag(request, code, engine, t, "reveal")
 
 
-@router.post("/classroom/{code}/end")
+@router.post(
+    "/classroom/{code}/end",
+    status_code=303,
+    response_class=RedirectResponse,
+    responses={**_FORBIDDEN, **_GONE},
+)
 def end(request: Request, code: str, engine: EngineDep, t: TranslatorDep) -> Response:
     return _flag(request, code, engine, t, "end")
 
 
-@router.get("/classroom/{code}/results.csv")
+@router.get(
+    "/classroom/{code}/results.csv",
+    response_class=Response,
+    responses={
+        200: {"description": "Every answer, one row each", "content": {"text/csv": {}}},
+        **_FORBIDDEN,
+        **_GONE,
+    },
+)
 def results(request: Request, code: str, engine: EngineDep, t: TranslatorDep) -> Response:
     """Every answer as CSV; a nickname that starts like a formula is quoted with a leading
     apostrophe so a spreadsheet does not run it (OWASP, CSV injection)."""

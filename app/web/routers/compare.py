@@ -70,7 +70,30 @@ def compare_page(request: Request) -> Response:
     )
 
 
-@router.get("/api/compare")
+def _query(name: str, kind: str, description: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "schema": {"type": kind}, "description": description}
+
+
+# The query is read by `_inputs` (shared with the page); documented here for the API's schema.
+COMPARE_QUERY = [
+    _query("scenario", "string", "A scenario id (default `seed`)"),
+    _query("seed", "integer", "The random seed (default 1)"),
+    _query("src", "string", "Where the request comes from, e.g. `pod/client`"),
+    _query("dst", "string", "Where it goes, e.g. `svc/my-first-deploy:8080`"),
+    _query("replay", "string", "A mode whose walk to show step by step"),
+]
+
+
+@router.get(
+    "/api/compare",
+    openapi_extra={"parameters": COMPARE_QUERY},
+    responses={
+        400: {
+            "description": "An unknown scenario, a seed that is not a number, or a "
+            "request the modes cannot trace"
+        }
+    },
+)
 def compare_api(request: Request) -> Response:
     """The side-by-side data: per mode the trace, steps, rules evaluated, decision."""
     inputs, error_key = _inputs(request)

@@ -31,10 +31,31 @@ def _scalar_text(value: object) -> object:
 Clean = BeforeValidator(_scalar_text)
 
 NOT_FOUND = {404: {"description": "No such lab, or not yours"}}
+# FastAPI's answer to a body it cannot even decode (bytes that are not UTF-8 text).
+UNREADABLE = {400: {"description": "A body that is not JSON text"}}
 LIMITS = {
+    **UNREADABLE,
     409: {"description": "The lab changed elsewhere since it was read: reload"},
     422: {"description": "An input over a limit, or malformed"},
     429: {"description": "Too many commands this minute (see Retry-After)"},
+}
+
+
+def _link(path: str, description: str) -> dict[str, Any]:
+    ref = "#/paths/" + path.replace("/", "~1") + ("/get" if path.endswith("}") else "/post")
+    return {
+        "operationRef": ref,
+        "parameters": {"lab_id": "$response.body#/id"},
+        "description": description,
+    }
+
+
+# OpenAPI links: the new lab's id is what the lab's own operations take (clients and API
+# fuzzers follow them from creation to use).
+CREATED_LINKS = {
+    "GetLab": _link("/api/labs/{lab_id}", "Read the new lab"),
+    "RunCommand": _link("/api/labs/{lab_id}/commands", "Run a console line in it"),
+    "SendRequest": _link("/api/labs/{lab_id}/requests", "Send packets through it"),
 }
 
 
@@ -113,7 +134,12 @@ def _guarded(t: TranslatorDep, run: Any) -> Any:
         raise _fail(422, error.text(t.lang)) from None
 
 
-@router.post("", status_code=201, response_model=LabCreated, responses={422: LIMITS[422]})
+@router.post(
+    "",
+    status_code=201,
+    response_model=LabCreated,
+    responses={201: {"links": CREATED_LINKS}, **UNREADABLE, 422: LIMITS[422]},
+)
 def create_lab(
     request: Request,
     response: Response,
