@@ -65,15 +65,27 @@ lint: $(VENV)/.installed-test
 	@echo "==> ruff format --check"
 	@$(BIN)/ruff format --check --quiet .
 
+# A private PostgreSQL on 127.0.0.1 (scripts/postgres.sh; it stays up for the next run, stop it
+# with `scripts/postgres.sh stop`). The tests and benchmarks find it in KPL_TEST_POSTGRES_URL;
+# when it cannot start, the reason goes into KPL_TEST_POSTGRES_SKIP and the PostgreSQL runs skip.
+define WITH_POSTGRES
+if pg_why=$$(scripts/postgres.sh start 2>&1 >/dev/null); then \
+  export KPL_TEST_POSTGRES_URL=$$(scripts/postgres.sh url); \
+  echo "==> PostgreSQL on $$KPL_TEST_POSTGRES_URL"; \
+else \
+  export KPL_TEST_POSTGRES_SKIP="scripts/postgres.sh start failed: $$(echo "$$pg_why" | tail -n 1)"; \
+  echo "==> PostgreSQL did not start, its tests skip:"; echo "$$pg_why" | sed 's/^/    /'; \
+fi;
+endef
+
 # pytest exits 5 when it collects nothing; that is a failure here, not a pass.
 pytest: $(VENV)/.installed-test system-packages
-	@echo "==> pytest"
-	@$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	@$(WITH_POSTGRES) echo "==> pytest"; $(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 test: lint pytest
 
 bench: $(VENV)/.installed-test
-	@if [ -f tests/bench/run.py ]; then $(BIN)/python tests/bench/run.py; \
+	@$(WITH_POSTGRES) if [ -f tests/bench/run.py ]; then $(BIN)/python tests/bench/run.py; \
 	else echo "no benchmarks yet (tests/bench/run.py is absent)"; fi
 
 clean:
