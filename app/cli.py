@@ -16,12 +16,18 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import shutil
 import sys
+import tempfile
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 PROG = "kube-proxy-lab"
+#: Temporary directories for the worker processes' metrics (see `_metrics_dir`).
+METRICS_DIR_PREFIX = "kube-proxy-lab-metrics-"
 #: Modules imported before parsing; importing one registers its commands.
 COMMAND_MODULES: tuple[str, ...] = (
     "app.cli_trace",
@@ -81,34 +87,98 @@ def _serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=_port, default=8000, help="TCP port (default 8000)")
     parser.add_argument("--workers", type=_positive, default=1, help="worker processes")
+    parser.add_argument(
+        "--log-format",
+        choices=("json", "text"),
+        default=None,
+        help="json: one object per line (the default, or KPL_LOG_FORMAT); text: for a terminal",
+    )
 
 
 def _serve(args: argparse.Namespace) -> int:
     """Migrate the database once, then hand over to uvicorn."""
+    import logging
+    import logging.config
+
     import uvicorn
+    from pydantic import ValidationError
     from sqlalchemy.exc import SQLAlchemyError
 
     from app.config import get_settings
     from app.store.db import make_engine, migrate
+    from app.web.jsonlog import log_config
 
-    url = get_settings().database_url
     try:
-        engine = make_engine(url)
+        settings = get_settings()
+    except ValidationError as error:
+        raise UsageError(f"bad setting in the environment: {error}") from None
+    logging_config = log_config(args.log_format or settings.log_format)
+    # Before the migration, so its log lines come out in the chosen format too.
+    logging.config.dictConfig(logging_config)
+    try:
+        engine = make_engine(settings.database_url)
         migrate(engine)
         engine.dispose()
     except (SQLAlchemyError, OSError) as error:
         raise UsageError(f"cannot prepare the database at DATABASE_URL: {error}", 1) from None
-    print(f"{PROG}: serving on http://{args.host}:{args.port}", file=sys.stderr)
-    uvicorn.run(
-        "app.web.app:create_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        log_level="info",
-        proxy_headers=True,
-    )
+    with _metrics_dir(args.workers):
+        logging.getLogger("app.cli").info(
+            "serving on http://%s:%d with %d worker(s)", args.host, args.port, args.workers
+        )
+        uvicorn.run(
+            "app.web.app:create_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_config=logging_config,  # applied again in every worker process
+            access_log=False,  # the app writes its own access log, with request ids
+            proxy_headers=True,
+            # X-Forwarded-Proto from these makes the request HTTPS, so cookies get Secure.
+            forwarded_allow_ips=settings.trusted_proxies,
+        )
     return 0
+
+
+@contextmanager
+def _metrics_dir(workers: int) -> Iterator[None]:
+    """With several workers, give prometheus_client a directory for every worker's values,
+    so `/metrics` sums them all (multiprocess mode). The variable must be set before any
+    worker imports prometheus_client; workers inherit it. An operator's own
+    PROMETHEUS_MULTIPROC_DIR is used as is, emptied of the last run's files."""
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if workers == 1 and not given:
+        yield
+        return
+    if given:
+        Path(given).mkdir(parents=True, exist_ok=True)
+        for stale in Path(given).glob("*.db"):
+            stale.unlink()
+        yield
+        return
+    _sweep_metrics_dirs()
+    prefix = f"{METRICS_DIR_PREFIX}{os.getpid()}-"
+    with tempfile.TemporaryDirectory(prefix=prefix) as directory:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+        try:
+            yield
+        finally:
+            del os.environ["PROMETHEUS_MULTIPROC_DIR"]
+
+
+def _sweep_metrics_dirs() -> None:
+    """Remove the metrics directories of servers that were killed (SIGKILL skips the clean-up):
+    each name holds its server's pid, and only a dead pid's directory of ours is removed."""
+    for path in Path(tempfile.gettempdir()).glob(f"{METRICS_DIR_PREFIX}*-*"):
+        pid = path.name.removeprefix(METRICS_DIR_PREFIX).split("-", 1)[0]
+        if not pid.isdigit() or path.stat().st_uid != os.getuid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+        except OSError:
+            pass  # alive, under another user
 
 
 register(Command("serve", "serve the web app", _serve_arguments, _serve))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -27,6 +28,14 @@ class Settings(BaseSettings):
 
     database_url: str = Field(default_factory=default_database_url)
     root: Path = Field(default=ROOT, validation_alias="KPL_ROOT")
+    #: Keys the CSRF tokens; unset, a random one is made once and kept in the database, so
+    #: every worker and process on that database agrees (app/store/app_secret.py).
+    secret_key: str | None = Field(default=None, validation_alias="KPL_SECRET_KEY")
+    #: Proxies whose X-Forwarded-Proto/-For the server believes (uvicorn's
+    #: --forwarded-allow-ips): comma-separated addresses or networks, "*" for any.
+    trusted_proxies: str = Field(default="127.0.0.1", validation_alias="KPL_TRUSTED_PROXIES")
+    # How `kube-proxy-lab serve` writes logs: one JSON object per line, or text for a terminal.
+    log_format: Literal["json", "text"] = Field(default="json", validation_alias="KPL_LOG_FORMAT")
 
     @property
     def templates_dir(self) -> Path:

@@ -17,6 +17,7 @@ from typing import Any
 
 from app.sim.netfilter.engine import TraceInputError, trace_json
 from app.web.i18n import translate
+from app.web.metrics import count_traces
 
 #: The largest dump the page accepts (a big node's iptables-save is well under this).
 RULESET_LIMIT = 256 * 1024
@@ -151,6 +152,7 @@ def run(fields: dict[str, str], lang: str) -> Outcome:
     seed = int(outcome.values["seed"])
     try:
         outcome.trace = trace_json(ruleset, packet, seed=seed, all_branches=True)
+        count_traces("iptables", 1)  # the page traces an iptables-save dump
     except TraceInputError as err:
         _refusal(outcome, err.message, ruleset, lang)
     except Exception:  # a defect must not turn a learner's paste into a server error

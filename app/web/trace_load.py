@@ -21,6 +21,7 @@ from app.sim.netfilter.packet_input import parse_packet_json
 from app.sim.netfilter.parse import parse_restore
 from app.sim.netfilter.walk import WalkError
 from app.web.i18n import translate
+from app.web.metrics import count_traces
 from app.web.trace_form import Outcome, check, run
 
 MAX_REQUESTS = 10_000
@@ -70,6 +71,7 @@ def _send(load: Load, ruleset_text: str, packet: dict, seed: int) -> None:
         trace = trace_packet(ruleset, request.packet, node, Conntrack(), rng, record=False, **where)
         key = (trace.conntrack or {}).get("dnat_to") or ""
         load.endpoints[key] = load.endpoints.get(key, 0) + 1
+    count_traces("iptables", load.count)
     branches = explore_branches(ruleset, request.packet, request.node, Conntrack(), **where)
     for branch in branches:
         key = branch.dnat_to or ""

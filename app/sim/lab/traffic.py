@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +42,9 @@ MAX_COUNT = 10_000
 FULL_TRACES_UP_TO = 50  # beyond this only the first trace is complete (the load chart)
 PORT_FIRST, PORT_LAST = 32768, 60999  # net.ipv4.ip_local_port_range
 SECONDS_PER_CONNECTION = 0.001  # the logical clock moves a little per connection
+#: Called as `observer(mode, connections)` after each `send`: the web app counts traced
+#: packets for /metrics without the simulation knowing about metrics.
+TRACE_OBSERVERS: list[Callable[[str, int], None]] = []
 
 
 @dataclass(frozen=True)
@@ -106,6 +110,8 @@ def send(lab: Lab, planned: Planned, count: int) -> dict[str, Any]:
             traces.append(enrich(lab, trace, planned.node, endpoint, packet))
     world.trim_conntrack()
     lab.last_node = planned.node
+    for observer in TRACE_OBSERVERS:
+        observer(lab.mode, count)
     return {"traces": traces, "endpoints": dict(endpoints), "failed": dict(failed)}
 
 
