@@ -17,7 +17,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import ExceptionContext, make_url
 from sqlmodel import Session, create_engine
 
 from app.config import default_database_url
@@ -32,10 +32,27 @@ def make_engine(url: str) -> Engine:
         # The default file lives under var/, which a fresh clone does not have yet.
         Path(make_url(url).database or "").parent.mkdir(parents=True, exist_ok=True)
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True)
+        # Sessions in UTC, whatever the server's default zone: server-side defaults such as
+        # current_timestamp and any timestamp rendered as text then match what the app writes.
+        engine = create_engine(url, pool_pre_ping=True, connect_args={"options": "-c timezone=UTC"})
+        event.listen(engine, "handle_error", _nul_is_unstorable)
+        return engine
     engine = create_engine(url, connect_args={"check_same_thread": False})
     event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+class UnstorableText(ValueError):
+    """Input text holds a NUL character, which PostgreSQL can neither store nor compare."""
+
+
+def _nul_is_unstorable(context: ExceptionContext) -> None:
+    # SQLite takes "\x00" in a string like any other character, so a lab id of "%00" is simply
+    # not found there; PostgreSQL refuses the whole statement (psycopg raises DataError before
+    # sending it). Naming the cause lets the web layer answer 422 instead of a 500.
+    original = context.original_exception
+    if type(original).__name__ == "DataError" and "NUL (0x00)" in str(original):
+        raise UnstorableText(str(original)) from original
 
 
 def _sqlite_pragmas(connection, _record) -> None:  # type: ignore[no-untyped-def]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
@@ -12,11 +13,13 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
+from app.store.db import UnstorableText
 from app.web.i18n import negotiate, translate
 from app.web.templating import render
 
 #: Seconds a client should wait before trying again when the database is momentarily busy.
 BUSY_RETRY_AFTER = 2
+log = logging.getLogger(__name__)
 
 
 def wants_html(request: Request) -> bool:
@@ -48,17 +51,42 @@ async def database_busy(request: Request, error: Exception) -> Response:
     """503 + Retry-After, not a 500, when the database cannot be reached or stays locked past
     its busy timeout (SQLite under a burst of writers): nothing was saved, so a retry is safe."""
     assert isinstance(error, OperationalError)
-    lang = negotiate(
-        request.query_params.get("lang"),
-        request.cookies.get("lang"),
-        request.headers.get("accept-language"),
-    )
-    body = json.dumps({"detail": translate(lang, "error.db_busy")}, ensure_ascii=False)
+    # The driver's own words (error.orig), never the SQL statement and its parameters.
+    log.warning("database busy, answered 503: %s", error.orig)
+    body = json.dumps({"detail": translate(_lang(request), "error.db_busy")}, ensure_ascii=False)
     headers = {"Retry-After": str(BUSY_RETRY_AFTER)}
     return Response(body, status_code=503, media_type="application/json", headers=headers)
 
 
+async def unstorable_text(request: Request, error: Exception) -> Response:
+    """422 for text with a NUL character, which PostgreSQL refuses (SQLite would take it)."""
+    assert isinstance(error, UnstorableText)
+    body = json.dumps({"detail": translate(_lang(request), "error.nul_text")}, ensure_ascii=False)
+    return Response(body, status_code=422, media_type="application/json")
+
+
+async def internal_error(request: Request, error: Exception) -> Response:
+    """A defect: the learner gets an apology and the request id to quote; the log gets the
+    same id (uvicorn's own report after this one carries the traceback under it too)."""
+    request_id = getattr(request.state, "request_id", None)
+    log.error("unhandled %s answered 500", type(error).__name__, extra={"request_id": request_id})
+    detail = translate(_lang(request), "error.internal", request_id=str(request_id))
+    body = json.dumps({"detail": detail, "request_id": request_id}, ensure_ascii=False)
+    headers = {"X-Request-ID": request_id} if request_id else None
+    return Response(body, status_code=500, media_type="application/json", headers=headers)
+
+
+def _lang(request: Request) -> str:
+    return negotiate(
+        request.query_params.get("lang"),
+        request.cookies.get("lang"),
+        request.headers.get("accept-language"),
+    )
+
+
 def install(app: FastAPI) -> None:
+    app.add_exception_handler(Exception, internal_error)
     app.add_exception_handler(HTTPException, page_or_json)
     app.add_exception_handler(RequestValidationError, invalid_input)
     app.add_exception_handler(OperationalError, database_busy)
+    app.add_exception_handler(UnstorableText, unstorable_text)

@@ -1,11 +1,15 @@
-"""Web fixtures: an app on its own temporary SQLite file, driven through FastAPI's TestClient."""
+"""Web fixtures: an app on a fresh database, driven through FastAPI's TestClient.
+
+`client` and `make_client()` without a URL use the `database_url` fixture (tests/conftest.py),
+so every web test runs twice: on an SQLite file and on a PostgreSQL database of its own.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
+from csrf_client import CsrfClient
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -14,14 +18,13 @@ from app.web.app import create_app
 
 
 @pytest.fixture
-def make_client(tmp_path: Path) -> Iterator[Callable[..., TestClient]]:
-    """Build a started client for a given DATABASE_URL (default: a fresh file in tmp_path)."""
+def make_client(database_url: str) -> Iterator[Callable[..., TestClient]]:
+    """Build a started client for a given DATABASE_URL (default: this test's fresh database)."""
     opened: list[TestClient] = []
 
-    def make(database_url: str | None = None) -> TestClient:
-        url = database_url or f"sqlite:///{tmp_path / 'web.sqlite3'}"
-        app: FastAPI = create_app(Settings(database_url=url))
-        client = TestClient(app)
+    def make(url: str | None = None) -> TestClient:
+        app: FastAPI = create_app(Settings(database_url=url or database_url))
+        client = CsrfClient(app)  # sends the CSRF token the app's pages carry
         client.__enter__()  # runs the lifespan: migrations at start-up
         opened.append(client)
         return client

@@ -21,7 +21,7 @@ def upgrade() -> None:
         "lab",
         sa.Column("id", sa.String(length=32), primary_key=True),
         sa.Column("token", sa.String(length=64), nullable=False),
-        sa.Column("created", sa.DateTime(), nullable=False),
+        sa.Column("created", sa.DateTime(timezone=True), nullable=False),
         sa.Column("data", sa.JSON(), nullable=False),
     )
     op.create_index("ix_lab_token", "lab", ["token"], unique=True)

@@ -24,7 +24,10 @@ def upgrade() -> None:
         batch.add_column(sa.Column("owner", sa.String(length=64), nullable=True))
         batch.add_column(
             sa.Column(
-                "updated", sa.DateTime(), nullable=False, server_default=sa.func.current_timestamp()
+                "updated",
+                sa.DateTime(timezone=True),
+                nullable=False,
+                server_default=sa.func.current_timestamp(),
             )
         )
         batch.add_column(sa.Column("rate_minute", sa.Integer(), nullable=False, server_default="0"))
@@ -34,7 +37,7 @@ def upgrade() -> None:
         "lab_share",
         sa.Column("token", sa.String(length=64), primary_key=True),
         sa.Column("lab_id", sa.String(length=32), nullable=False),
-        sa.Column("created", sa.DateTime(), nullable=False),
+        sa.Column("created", sa.DateTime(timezone=True), nullable=False),
         sa.Column("recipe", sa.JSON(), nullable=False),
     )
 

@@ -23,8 +23,8 @@ def upgrade() -> None:
         sa.Column("id", sa.String(length=32), primary_key=True),
         sa.Column("code", sa.String(length=8), nullable=False),
         sa.Column("teacher", sa.String(length=64), nullable=False),
-        sa.Column("created", sa.DateTime(), nullable=False),
-        sa.Column("active", sa.DateTime(), nullable=False),
+        sa.Column("created", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("active", sa.DateTime(timezone=True), nullable=False),
         sa.Column("ended", sa.Boolean(), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False, server_default="1"),
         sa.Column("number", sa.Integer(), nullable=False, server_default="0"),
@@ -38,7 +38,7 @@ def upgrade() -> None:
         sa.Column("data", sa.JSON(), nullable=False),
         sa.Column("locked", sa.Boolean(), nullable=False),
         sa.Column("revealed", sa.Boolean(), nullable=False),
-        sa.Column("created", sa.DateTime(), nullable=False),
+        sa.Column("created", sa.DateTime(timezone=True), nullable=False),
         sa.UniqueConstraint("classroom_id", "number"),
     )
     op.create_index("ix_classroom_item_classroom_id", "classroom_item", ["classroom_id"])
@@ -48,7 +48,7 @@ def upgrade() -> None:
         sa.Column("classroom_id", sa.String(length=32), nullable=False),
         sa.Column("nickname", sa.String(length=40), nullable=False),
         sa.Column("token", sa.String(length=64), nullable=False),
-        sa.Column("joined", sa.DateTime(), nullable=False),
+        sa.Column("joined", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_index("ix_classroom_student_classroom_id", "classroom_student", ["classroom_id"])
     op.create_index("ix_classroom_student_token", "classroom_student", ["token"], unique=True)
@@ -59,7 +59,7 @@ def upgrade() -> None:
         sa.Column("number", sa.Integer(), nullable=False),
         sa.Column("student_id", sa.String(length=32), nullable=False),
         sa.Column("choice", sa.String(length=64), nullable=False),
-        sa.Column("at", sa.DateTime(), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
         sa.UniqueConstraint("classroom_id", "number", "student_id"),
     )
     op.create_index("ix_classroom_answer_classroom_id", "classroom_answer", ["classroom_id"])

@@ -25,8 +25,8 @@ def upgrade() -> None:
         sa.Column("topic", sa.String(length=32), nullable=True),
         sa.Column("seconds", sa.Integer(), nullable=False),
         sa.Column("questions", sa.JSON(), nullable=False),
-        sa.Column("started", sa.DateTime(), nullable=False),
-        sa.Column("finished", sa.DateTime(), nullable=True),
+        sa.Column("started", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("finished", sa.DateTime(timezone=True), nullable=True),
         sa.Column("result", sa.JSON(), nullable=True),
     )
     op.create_index("ix_quiz_run_learner", "quiz_run", ["learner"])
@@ -38,7 +38,7 @@ def upgrade() -> None:
         sa.Column("question", sa.String(length=80), nullable=False),
         sa.Column("topic", sa.String(length=32), nullable=False),
         sa.Column("correct", sa.Boolean(), nullable=False),
-        sa.Column("answered", sa.DateTime(), nullable=False),
+        sa.Column("answered", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_index("ix_quiz_answer_learner", "quiz_answer", ["learner"])
     op.create_table(
@@ -48,7 +48,7 @@ def upgrade() -> None:
         sa.Column("question", sa.String(length=80), nullable=False),
         sa.Column("topic", sa.String(length=32), nullable=False),
         sa.Column("box", sa.Integer(), nullable=False),
-        sa.Column("due", sa.DateTime(), nullable=False),
+        sa.Column("due", sa.DateTime(timezone=True), nullable=False),
         sa.UniqueConstraint("learner", "question"),
     )
     op.create_index("ix_quiz_box_learner", "quiz_box", ["learner"])

@@ -27,8 +27,8 @@ def upgrade() -> None:
         sa.Column("rung", sa.Integer(), nullable=False),
         sa.Column("answers", sa.JSON(), nullable=False),
         sa.Column("history_start", sa.Integer(), nullable=False),
-        sa.Column("started", sa.DateTime(), nullable=False),
-        sa.Column("completed", sa.DateTime(), nullable=True),
+        sa.Column("started", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("completed", sa.DateTime(timezone=True), nullable=True),
         sa.UniqueConstraint("learner", "lesson"),
     )
     op.create_index("ix_lesson_progress_learner", "lesson_progress", ["learner"])
