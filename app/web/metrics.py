@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 from fastapi import APIRouter, Request
 from prometheus_client import (
@@ -71,10 +72,18 @@ def count_traces(mode: str, packets: int) -> None:
     TRACES.labels(mode).inc(packets)
 
 
+# The labelled children per (method, route, status class): a bounded set (fixed methods, the
+# app's routes), looked up here without the lock `labels()` takes, a third of its cost.
+_children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+
+
 def observe_request(method: str, route: str, status: int, seconds: float) -> None:
     labels = (method, route, f"{status // 100}xx")
-    REQUESTS.labels(*labels).inc()
-    DURATION.labels(*labels).observe(seconds)
+    children = _children.get(labels)
+    if children is None:
+        children = _children[labels] = (REQUESTS.labels(*labels), DURATION.labels(*labels))
+    children[0].inc()
+    children[1].observe(seconds)
 
 
 def _package_version() -> str:

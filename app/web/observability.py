@@ -17,9 +17,9 @@ BaseHTTPMiddleware: it wraps `send` and adds no task or stream per request.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import uuid
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -61,7 +61,7 @@ class ObservabilityMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = incoming_id(scope) or uuid.uuid4().hex
+        request_id = incoming_id(scope) or os.urandom(16).hex()
         # Not reset afterwards: the task ends with the request, and uvicorn's own report of an
         # unhandled error, written after this returns, still carries the id.
         REQUEST_ID.set(request_id)
