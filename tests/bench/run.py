@@ -21,6 +21,8 @@ def _load(path: Path) -> ModuleType:
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot load {path}")
     module = importlib.util.module_from_spec(spec)
+    # Registered before it runs, as `import` does: dataclasses look their module up there.
+    sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
 
@@ -30,8 +32,9 @@ def _format(value: float) -> str:
 
 
 def main(argv: list[str]) -> int:
-    # The benchmarks import the project (app.*) and may share helpers beside them.
-    sys.path[:0] = [str(HERE), str(HERE.parent.parent)]
+    # The benchmarks import the project (app.*), helpers beside them, and the helpers they
+    # share with the tests (tests/live_server.py).
+    sys.path[:0] = [str(HERE), str(HERE.parent), str(HERE.parent.parent)]
     modules = sorted(HERE.glob("bench_*.py"))
     if argv:
         modules = [path for path in modules if any(name in path.stem for name in argv)]
