@@ -62,6 +62,10 @@ def _sqlite_pragmas(connection, _record) -> None:  # type: ignore[no-untyped-def
     cursor = connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=5000")
+    # FULL rather than the NORMAL usual with WAL: NORMAL loses no commit when a process dies
+    # (the WAL is in the OS's cache) but may lose the last ones at a power cut; FULL fsyncs the
+    # WAL at every commit (about 0.25 ms here) so an acknowledged edit survives that too.
+    cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 
