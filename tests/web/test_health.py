@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
+
+# Unreachable SQLite files; PostgreSQL's outage is in test_workers_readiness.py.
+sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 def test_healthz_answers_ok(client: TestClient) -> None:
@@ -19,6 +23,7 @@ def test_readyz_is_ok_once_the_database_is_migrated(client: TestClient) -> None:
     assert answer.json() == {"status": "ok"}
 
 
+@sqlite_only
 def test_readyz_is_503_when_the_database_cannot_be_opened(make_client, tmp_path: Path) -> None:
     # A regular file where a directory should be: SQLite cannot create the database, even as root.
     blocker = tmp_path / "not-a-directory"
@@ -30,6 +35,7 @@ def test_readyz_is_503_when_the_database_cannot_be_opened(make_client, tmp_path:
     assert answer.json()["status"] == "unavailable"
 
 
+@sqlite_only
 def test_readyz_recovers_when_the_database_comes_back(make_client, tmp_path: Path) -> None:
     home = tmp_path / "later"
     client: TestClient = make_client(f"sqlite:///{home / 'lab.sqlite3'}")
