@@ -24,8 +24,14 @@ def run_iptables(ruleset: Ruleset, argv: Sequence[str]) -> CommandResult:
     notes = "Ignoring deprecated --wait-interval option.\n" if _has_wait_interval(argv) else ""
     try:
         cmd = parse_command(list(argv))
+    except IptablesError as err:
+        return CommandResult(err.status, "", notes + err.text("iptables"))
+    created = cmd.table not in ruleset.tables
+    try:
         return CommandResult(0, _execute(ruleset, cmd), "".join(cmd.warnings))
     except IptablesError as err:
+        if created:  # nf_tables aborts the whole batch: no table appears either
+            ruleset.tables.pop(cmd.table, None)
         return CommandResult(err.status, "", notes + err.text("iptables"))
 
 
