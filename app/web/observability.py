@@ -22,6 +22,7 @@ import re
 import time
 
 from fastapi import FastAPI
+from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.sim.lab import traffic
@@ -48,9 +49,28 @@ def incoming_id(scope: Scope) -> str | None:
 
 
 def route_template(scope: Scope) -> str:
-    """The template of the route that served the request (set by the router as it matched)."""
+    """The template of the route that served the request: the router sets `route` as it
+    matches an API route; a mount (/static) or a plain route (/openapi.json) leaves only
+    its `endpoint`, looked up among the app's own routes."""
     path = getattr(scope.get("route"), "path", None)
-    return path if isinstance(path, str) and path else UNMATCHED
+    if isinstance(path, str) and path:
+        return path
+    endpoint = scope.get("endpoint")
+    if endpoint is None:
+        return UNMATCHED
+    if endpoint not in _by_endpoint:
+        routes = getattr(scope.get("app"), "routes", ())
+        paths = [r.path for r in routes if isinstance(r, Mount | Route) and endpoint in _ends(r)]
+        _by_endpoint[endpoint] = paths[0] if paths else UNMATCHED
+    return _by_endpoint[endpoint]
+
+
+def _ends(route: Mount | Route) -> tuple[object, ...]:
+    return (route.app,) if isinstance(route, Mount) else (route.endpoint, route.app)
+
+
+# An endpoint -> its route's path template, found once per endpoint.
+_by_endpoint: dict[object, str] = {}
 
 
 class ObservabilityMiddleware:
