@@ -1,7 +1,8 @@
 """Engine, sessions, migrations and the readiness probe for the database at `DATABASE_URL`.
 
-Migrations run at start-up (`migrate`) under a file lock, so several workers starting at once
-do not race to create the same tables.
+Migrations run at start-up (`migrate`) under a file lock, and on PostgreSQL an advisory lock as
+well, so several workers (on one machine or several) starting at once do not race to create the
+same tables.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from app.config import default_database_url
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 log = logging.getLogger(__name__)
+#: PostgreSQL advisory lock key held while migrating (any fixed 64-bit number: "kplmigr1").
+MIGRATE_LOCK = 0x6B706C6D69677231
 
 
 def make_engine(url: str) -> Engine:
@@ -96,6 +99,12 @@ def migrate(engine: Engine) -> None:
     url = engine.url.render_as_string(hide_password=False)
     cfg = alembic_config(url)
     with _migration_lock(url), engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # The file lock only orders processes on this machine; servers on other machines
+            # share a PostgreSQL database too. A transaction-level advisory lock makes them
+            # migrate one after another (PostgreSQL's DDL is transactional, so the lock and
+            # the new tables are released together, at commit).
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATE_LOCK})
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, "head")
 
