@@ -53,4 +53,4 @@ class LabShare(SQLModel, table=True):
 
 # Features keep their tables in modules of their own; importing them here puts every table in
 # SQLModel.metadata wherever the models are loaded (the migrations' drift check relies on it).
-from app.store import classroom, lessons, quiz  # noqa: E402, F401
+from app.store import app_secret, classroom, lessons, quiz  # noqa: E402, F401

@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.config import Settings, get_settings
 from app.store.db import make_engine, migrate
-from app.web import errors
+from app.web import errors, observability, security
 from app.web.preferences import PreferencesMiddleware
 from app.web.routers import (
     classroom,
@@ -74,7 +74,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.migrated = False
     app.state.templates = make_templates(settings.templates_dir)
     app.add_middleware(PreferencesMiddleware)
+    security.install(app, app.state.templates)  # outside preferences: it secures their cookies
     errors.install(app)
+    observability.install(app)  # keep after every add_middleware: outermost, it times them all
     app.mount("/static", StaticFiles(directory=settings.static_dir), name="static")
     for router in ROUTERS:
         app.include_router(router)

@@ -37,6 +37,8 @@ def _join(base: str, code: str, n: int) -> httpx.Client:
     client = httpx.Client(base_url=base, timeout=TIMEOUT)
     reply = client.post("/classroom/join", data={"code": code, "nickname": f"student {n}"})
     _ok(reply)
+    # Joining starts the student's session; its answers carry that session's CSRF token.
+    client.headers["X-CSRF-Token"] = reply.headers["X-CSRF-Token"]
     return client
 
 

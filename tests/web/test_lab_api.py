@@ -21,7 +21,7 @@ def _create(client: TestClient, **body: str) -> tuple[str, dict[str, str]]:
 
 
 def _stranger(client: TestClient) -> TestClient:
-    return TestClient(client.app)
+    return type(client)(client.app)
 
 
 def test_a_new_lab_is_the_seed_cluster(client: TestClient) -> None:

@@ -117,7 +117,7 @@ def test_a_shared_read_only_lab_explains_its_rules_too(client: TestClient) -> No
     version = re.search(r'id="lab-version" name="version" value="(\d+)"', page).group(1)
     shared = client.post(f"/lab/{lab_id}/do", data={"op": "share", "version": version})
     path = re.search(r'value="http://testserver(/lab/shared/[^"]+)"', shared.text).group(1)
-    visitor = TestClient(client.app)
+    visitor = type(client)(client.app)
     view = visitor.get(path + "?lang=en").text
     assert f'hx-get="{path}/rules/explain?n=1"' in view
     assert 'name="spec"' not in view  # read-only: no editor, nothing to validate

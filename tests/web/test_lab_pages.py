@@ -127,7 +127,7 @@ def test_a_share_link_is_read_only_until_forked(client: TestClient) -> None:
     shared = client.post(f"/lab/{lab_id}/do", data={"op": "share", "version": version})
     url = re.search(r'value="(http://[^"]+/lab/shared/[^"]+)"', shared.text).group(1)
     path = url.split("testserver", 1)[1]
-    visitor = TestClient(client.app)
+    visitor = type(client)(client.app)
     view = visitor.get(path + "?lang=en")
     assert view.status_code == 200
     assert translate("en", "lab.shared.readonly") in view.text
@@ -141,7 +141,7 @@ def test_a_share_link_is_read_only_until_forked(client: TestClient) -> None:
 
 def test_another_session_cannot_act_on_a_lab(client: TestClient) -> None:
     lab_id, _ = _open(client)
-    stranger = TestClient(client.app)
+    stranger = type(client)(client.app)
     answer = stranger.post(f"/lab/{lab_id}/run", data={"command": "kubectl get svc"})
     assert answer.status_code == 404
 

@@ -81,7 +81,7 @@ def test_without_htmx_a_form_post_redirects_back(client: TestClient) -> None:
 def test_progress_belongs_to_the_session(client: TestClient) -> None:
     client.get("/lessons/service-endpoints")
     client.post("/lessons/service-endpoints/run", data={"command": "kubectl get ep"}, headers=HX)
-    other = TestClient(client.app)
+    other = type(client)(client.app)
     assert "Step 1 of 3" in other.get("/lessons/service-endpoints?lang=en").text
     assert "Step 2 of 3" in client.get("/lessons/service-endpoints?lang=en").text
 
