@@ -15,7 +15,7 @@ Modelled on net/netfilter/nf_conntrack_core.c and nf_nat_core.c (kernel-facts §
 
 from __future__ import annotations
 
-from dataclasses import astuple, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from app.sim.packet import FiveTuple, Packet
@@ -234,8 +234,8 @@ class Conntrack:
         """The table as plain data (JSON-ready), for a lab stored between requests."""
         return [
             {
-                "orig": list(astuple(c.orig)),
-                "reply": list(astuple(c.reply)),
+                "orig": _fields(c.orig),
+                "reply": _fields(c.reply),
                 "created": c.created,
                 "expires": c.expires,
                 "tcp_state": c.tcp_state,
@@ -329,3 +329,9 @@ def _port_class(port: int) -> tuple[int, int]:
     if port < 1024:
         return 600, 1023
     return 1024, 65535
+
+
+def _fields(key: FiveTuple) -> list[object]:
+    # Field by field: dataclasses.astuple deep-copies recursively and was a sixth of the cost
+    # of storing a lab after every request.
+    return [key.proto, key.src, key.sport, key.dst, key.dport]

@@ -10,8 +10,11 @@ empty (nftables mode writes none). `nft list ...` and `nft add|delete|flush ...`
 console's node with nft's own wording.
 
 Stored: the table as knftables' dump lines and the proxier input of the last sync; a reloaded
-node rebuilds kube-proxy's memory from them, so its next sync is still partial (handles are
-renumbered by the reload, as `nft -f` of a dump would).
+node rebuilds kube-proxy's memory from them, so its next sync is still partial. What a dump
+does not say is stored beside it (`kernel`): every object's handle and the table's handle
+counter, rule counters and `update @set` expiries, so a reloaded node is the node that was
+stored (the web app may serve a lab kept in memory or one reloaded from the database, and the
+learner must not tell which).
 """
 
 from __future__ import annotations
@@ -59,7 +62,8 @@ class NftNode:
     def to_data(self) -> dict[str, Any]:
         if self.sync is None:
             return dict(self.stored or {})
-        return {"table": dump(self.sync.table), "seen": self.seen}
+        table = self.sync.table
+        return {"table": dump(table), "seen": self.seen, "kernel": _kernel_data(self.sync)}
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> NftNode:
@@ -77,6 +81,10 @@ def node_state(world: NodeWorld) -> NftNode:
 def live_table(lab: Lab, world: NodeWorld) -> Table | None:
     """The node's `ip kube-proxy` table (brought back or synced first after a reload)."""
     held = node_state(world)
+    if held.sync is None and held.stored is not None:
+        # Only brought back, not synced: a reload is not a kube-proxy sync (stale chains
+        # are deleted at the next one, just as if the node had never been stored).
+        _restore(held, lab.clock)
     if held.sync is None:
         sync_one(lab, world, lab.clock)
     return held.sync.table if held.sync is not None else None
@@ -91,8 +99,58 @@ def _restore(held: NftNode, now: float) -> None:
         state = ProxyState.from_dict(stored["seen"])
     except (NftError, StateError, KeyError):
         return
+    _kernel_from(table, stored.get("kernel"))
     held.sync = render_nftables(state, now=now)
     held.sync.table, held.state, held.seen = table, state, stored["seen"]
+    held.sync.stale = _stale_from(stored.get("kernel"), table)
+
+
+def _kernel_data(sync: NftSync) -> dict[str, Any]:
+    """What `dump` leaves out, in the dump's own order of sets, chains and rules, and when
+    kube-proxy found each of its stale chains (it deletes them a while later)."""
+    table = sync.table
+    return {
+        "stale": dict(sync.stale),
+        "next_handle": table.next_handle,
+        "sets": [
+            [s.handle, [[list(key), at] for key, at in s.expires.items()]]
+            for s in table.sets.values()
+        ],
+        "chains": [
+            [c.handle, [[r.handle, r.packets, r.bytes] for r in c.rules]]
+            for c in table.chains.values()
+        ],
+    }
+
+
+def _kernel_from(table: Table, data: Any) -> None:
+    """Put back handles, counters and expiries on a table parsed from its dump (a lab stored
+    before they were kept, or data that does not fit the table, keeps the reload's own)."""
+    sets, chains = list(table.sets.values()), list(table.chains.values())
+    try:
+        kept_sets = [
+            (int(handle), {tuple(str(k) for k in key): float(at) for key, at in expires})
+            for handle, expires in data["sets"]
+        ]
+        kept_chains = [
+            (int(handle), [(int(h), int(p), int(b)) for h, p, b in rules])
+            for handle, rules in data["chains"]
+        ]
+        next_handle = int(data["next_handle"])
+    except (KeyError, TypeError, ValueError):
+        return
+    fits = len(kept_sets) == len(sets) and [len(r) for _, r in kept_chains] == [
+        len(c.rules) for c in chains
+    ]
+    if not fits:
+        return
+    for nft_set, (handle, expires) in zip(sets, kept_sets, strict=True):
+        nft_set.handle, nft_set.expires = handle, expires
+    for chain, (handle, rules) in zip(chains, kept_chains, strict=True):
+        chain.handle = handle
+        for rule, (rule_handle, packets, size) in zip(chain.rules, rules, strict=True):
+            rule.handle, rule.packets, rule.bytes = rule_handle, packets, size
+    table.next_handle = next_handle
 
 
 def _update(held: NftNode, data: dict[str, Any]) -> ProxyState:
@@ -284,3 +342,12 @@ MODE = register(
         views=views,
     )
 )
+
+
+def _stale_from(data: Any, table: Table) -> dict[str, float]:
+    """The stale chains kept with the table (none for a lab stored before they were kept)."""
+    try:
+        stale = {str(k): float(v) for k, v in dict(data["stale"]).items()}
+    except (KeyError, TypeError, ValueError):
+        return {}
+    return {name: since for name, since in stale.items() if name in table.chains}

@@ -78,7 +78,8 @@ class NodeWorld:
             "name": self.name,
             "context": dict(self.context),
             "rules": render_save(self.ruleset, counters=True),
-            "lazy": {n: sorted(t.lazy) for n, t in self.ruleset.tables.items()},
+            # by name: a reloaded ruleset lists its tables in another order than a live one
+            "lazy": {n: sorted(t.lazy) for n, t in sorted(self.ruleset.tables.items())},
             "conntrack": self.conntrack.to_data(),
             "recent": _recent_data(self.recent),
             "rule_state": self._rule_state_data(),

@@ -1,6 +1,7 @@
 """The shape of every htmx action on /lab: open the stored lab, check the form's version,
 act, save if the lab changed, and answer with out-of-band fragments
-(`partials/lab_update.html`, or the template an action names). A stale version answers 409
+(`partials/lab_update.html`, or the template an action names); the lab then goes back to the
+process's cache (see cache.py). A stale version answers 409
 "changed elsewhere, reload", too many actions 429, an input over a limit 422 — each with the
 notice that explains it — and nothing is changed.
 """
@@ -90,7 +91,10 @@ def perform(
         return refuse(
             409, t("lab.error.conflict"), service.open_lab(engine, lab_id, caller(request))
         )
-    return answer(request, opened, state, lang, t, template=template, **extra)
+    response = answer(request, opened, state, lang, t, template=template, **extra)
+    # The lab now equals its row again (saved, or unchanged) and the answer is rendered.
+    service.keep(engine, opened)
+    return response
 
 
 def console(opened: Opened, line: str, lang: str) -> tuple[object, PageState]:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, case, or_, update
+from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
 from app.store.models import Lab as LabRow
@@ -38,8 +39,11 @@ def create(engine: Engine, data: dict[str, Any], owner: str | None) -> tuple[Lab
     return row, token
 
 
-def find(engine: Engine, lab_id: str, who: Caller) -> LabRow | None:
-    """The lab if `who` may open it (its token or its creator's session), else None."""
+def find(engine: Engine, lab_id: str, who: Caller, *, data: bool = True) -> LabRow | None:
+    """The lab if `who` may open it (its token or its creator's session), else None.
+
+    Without `data` the row's stored lab is not read (it cannot be read later either): what a
+    request needs to find a lab already rebuilt in this process (see cache.py)."""
     if len(lab_id) > 32 or (who.session is None and who.token is None):
         return None
     allowed = []
@@ -48,6 +52,8 @@ def find(engine: Engine, lab_id: str, who: Caller) -> LabRow | None:
     if who.session is not None:
         allowed.append(col(LabRow.owner) == who.session)
     query = select(LabRow).where(col(LabRow.id) == lab_id, or_(*allowed))
+    if not data:
+        query = query.options(defer(LabRow.data))  # type: ignore[arg-type]
     with Session(engine, expire_on_commit=False) as session:
         return session.exec(query).first()
 
@@ -103,10 +109,10 @@ def count_command(engine: Engine, lab_id: str, now: float | None = None) -> tupl
             rate_minute=minute,
         )
     )
+    # One statement (UPDATE ... RETURNING: SQLite 3.35+, PostgreSQL), not UPDATE then SELECT.
     with Session(engine) as session:
-        session.exec(statement)
+        count = session.execute(statement.returning(col(LabRow.rate_count))).scalar()
         session.commit()
-        count = session.exec(select(LabRow.rate_count).where(col(LabRow.id) == lab_id)).first()
     return int(count or 0), 60 - int(now % 60)
 
 

@@ -1,8 +1,9 @@
 """Run one learner action against a stored lab: load it, act, save it back with its version.
 
-The web tier keeps nothing in memory between requests: each action reads the lab's row,
-rebuilds the `app.sim.lab.Lab` from its data, acts, and saves only if the lab changed. Limits
-(line and paste size, request count, commands per minute) are checked here so the JSON API
+Each action reads the lab's row, takes the `app.sim.lab.Lab` it holds (rebuilt from the
+row's data, or taken from this process's cache when the cached copy is at the row's version,
+see cache.py), acts, and saves only if the lab changed; a saved lab goes back to the cache.
+Limits (line and paste size, request count, commands per minute) are checked here so the JSON API
 and the pages refuse the same things with the same words.
 """
 
@@ -16,7 +17,7 @@ from sqlalchemy import Engine
 
 from app.sim.lab import Lab, LabError
 from app.store.models import Lab as LabRow
-from app.web.labs import repo
+from app.web.labs import cache, repo
 from app.web.labs.identity import Caller
 
 LINE_LIMIT = 4096  # bytes in one console line
@@ -56,7 +57,9 @@ class Opened:
 def new_lab(engine: Engine, scenario: str, mode: str, who: Caller) -> tuple[LabRow, str]:
     """Create a lab (LabError for an unknown scenario or mode); returns the row and token."""
     lab = Lab.new(scenario=scenario, mode=mode, seed=1)
-    return repo.create(engine, lab.to_data(), who.session)
+    row, token = repo.create(engine, lab.to_data(), who.session)
+    cache.for_engine(engine).give(row.id, row.version, lab)
+    return row, token
 
 
 class Unreadable(Exception):
@@ -72,10 +75,24 @@ def restore(row: LabRow) -> Opened:
 
 
 def open_lab(engine: Engine, lab_id: str, who: Caller) -> Opened:
-    row = repo.find(engine, lab_id, who)
+    """The lab for this request alone (NotFound, Unreadable): the cached copy if it is at the
+    row's current version, else rebuilt from the row."""
+    row = repo.find(engine, lab_id, who, data=False)
+    if row is None:
+        raise NotFound(lab_id)
+    lab = cache.for_engine(engine).take(row.id, row.version)
+    if lab is not None:
+        return Opened(row, lab)
+    row = repo.find(engine, lab_id, who)  # now with the stored lab, at whatever version is newest
     if row is None:
         raise NotFound(lab_id)
     return restore(row)
+
+
+def keep(engine: Engine, opened: Opened) -> None:
+    """Hand the lab back to the cache: call only when it equals its row at `row.version` (just
+    saved, or unchanged) and this request will not touch it again."""
+    cache.for_engine(engine).give(opened.row.id, opened.row.version, opened.lab)
 
 
 def check_command(text: str) -> None:
@@ -107,6 +124,8 @@ def act(engine: Engine, opened: Opened, action: Callable[[Lab], T], *, changed: 
     result = action(opened.lab)
     if changed or getattr(result, "changed", False):
         repo.save(engine, opened.row, opened.lab.to_data())
+        # The result is plain data built by the action, so the lab may be shared from now on.
+        keep(engine, opened)
     return result
 
 

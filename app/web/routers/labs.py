@@ -159,7 +159,9 @@ def create_lab(
 def get_lab(request: Request, lab_id: str, engine: EngineDep, t: TranslatorDep) -> dict[str, Any]:
     """The lab: nodes, pods, services, endpoints, mode and seed; `version` counts its saves."""
     opened = _open(request, engine, lab_id, t)
-    return {**opened.lab.summary(), "id": lab_id, "version": opened.row.version}
+    summary = {**opened.lab.summary(), "id": lab_id, "version": opened.row.version}
+    service.keep(engine, opened)  # summary() only reads the lab
+    return summary
 
 
 @router.post("/{lab_id}/commands", response_model=CommandOut, responses={**NOT_FOUND, **LIMITS})
