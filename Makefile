@@ -16,12 +16,13 @@ PYTEST_ARGS ?=
 APT_PACKAGES := chromium iptables iproute2 conntrack nftables ipset nfacct fonts-noto-cjk
 PIP := $(BIN)/python -m pip --quiet --disable-pip-version-check
 
-.PHONY: help run test lint pytest bench system-packages clean
+.PHONY: help run test lint pytest bench system-packages clean docker-test
 
 help:
 	@echo "make run    serve http://$(HOST):$(PORT) (creates .venv and the SQLite database)"
 	@echo "make test   install what the tests need, then ruff and the whole pytest suite"
 	@echo "make bench  print benchmark figures, one 'name: value unit' per line"
+	@echo "make docker-test  build the Docker image, run it, drive its API, clean up"
 
 $(BIN)/python:
 	@echo "==> creating $(VENV)"
@@ -87,6 +88,12 @@ test: lint pytest
 bench: $(VENV)/.installed-test
 	@$(WITH_POSTGRES) if [ -f tests/bench/run.py ]; then $(BIN)/python tests/bench/run.py; \
 	else echo "no benchmarks yet (tests/bench/run.py is absent)"; fi
+
+# Builds the image for real and drives it (installs docker.io and starts dockerd as root if need
+# be; without Docker Hub it builds a Debian base with debootstrap once). `SKIP:` where no engine
+# can run.
+docker-test:
+	@scripts/docker-test.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache tests/e2e/artifacts

@@ -1,6 +1,7 @@
 """The Dockerfile: hadolint finds nothing, and the image is built the way the README promises
 (multi-stage, swappable base, non-root, health-checked on /healthz, serving 0.0.0.0:8000).
-Docker itself does not run on the test machine, so the image is not built here."""
+`make docker-test` (scripts/docker-test.sh) builds and runs the image for real; these checks
+need no Docker engine."""
 
 from __future__ import annotations
 
@@ -68,6 +69,20 @@ def test_runs_as_non_root_with_a_health_check_and_serves_on_all_interfaces() -> 
     assert command[command.index("--port") + 1] == "8000"
 
 
-def test_dockerignore_keeps_local_state_out_of_the_image() -> None:
+def test_builds_on_a_base_with_only_debians_python3() -> None:
+    # The stand-in base of `make docker-test` is plain Debian: python3 exists, python does not.
+    runs = [rest for word, rest in _instructions() if word == "RUN"]
+    assert any(rest.startswith("python3 -m venv /opt/venv") for rest in runs)
+    assert not any(re.match(r"python\s", rest) for rest in runs)
+
+
+def test_pip_settings_are_build_arguments_that_stay_unset_unless_given() -> None:
+    # `ARG NAME=` would set an empty PIP_INDEX_URL, which pip takes as an index at "".
+    args = [rest for word, rest in _instructions() if word == "ARG"]
+    for name in ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_TRUSTED_HOST", "PIP_CERT"):
+        assert name in args
+
+
+def test_dockerignore_keeps_local_state_and_secrets_out_of_the_image() -> None:
     ignored = set((ROOT / ".dockerignore").read_text().split())
-    assert {".git", ".venv", "var"} <= ignored
+    assert {".git", ".venv", "var", ".env", "*.env", "deploy"} <= ignored
