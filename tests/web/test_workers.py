@@ -11,7 +11,9 @@ processes: the second gets 409 "changed elsewhere, reload" and the first edit st
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -24,6 +26,7 @@ TO = "svc/my-first-deploy:8080"
 HX = {"HX-Request": "true"}
 CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
 TIMEOUT = 20.0
+TABS = 6
 
 
 class Browser:
@@ -34,7 +37,7 @@ class Browser:
         self.http = httpx.Client(timeout=TIMEOUT, follow_redirects=True)
         self._token: tuple[str | None, str | None] = (None, None)
 
-    def _csrf(self, base: str) -> str | None:
+    def csrf(self, base: str) -> str | None:
         session = self.http.cookies.get("kpl_session")
         if session is None or self._token[0] != session:
             page = self.http.get(f"{base}/", headers={"accept": "text/html"})
@@ -49,7 +52,7 @@ class Browser:
         base = re.match(r"https?://[^/]+", url)
         assert base is not None
         headers = dict(kwargs.pop("headers", None) or {})  # type: ignore[call-overload]
-        token = self._csrf(base[0])
+        token = self.csrf(base[0])
         if token:
             headers["X-CSRF-Token"] = token
         return self.http.post(url, headers=headers, **kwargs)  # type: ignore[arg-type]
@@ -137,6 +140,32 @@ def test_two_tabs_on_two_processes_saving_one_version_the_second_gets_409(
     # The first edit is kept, whichever process is asked.
     for base in (a, b):
         assert len(browser.get(f"{base}/api/labs/{lab_id}").json()["pods"]) == 3
+
+
+def test_simultaneous_saves_of_one_version_on_two_processes_let_exactly_one_win(
+    servers: tuple[str, str], browser: Browser
+) -> None:
+    # Six tabs press a button at the same moment, all holding the same version, half of them
+    # on each process: the database's conditional UPDATE lets one save and refuses the rest.
+    a, b = servers
+    lab_id, version = _lab_page(browser, a)
+    browser.csrf(a)  # fetched once, before the race, not by six threads at once
+    barrier = threading.Barrier(TABS)
+
+    def press(tab: int) -> int:
+        base = (a, b)[tab % 2]
+        command = f"kubectl scale deployment/my-first-deploy --replicas={tab + 1}"
+        barrier.wait(timeout=TIMEOUT)
+        answer = browser.post(
+            f"{base}/lab/{lab_id}/run", data={"command": command, "version": version}
+        )
+        return answer.status_code
+
+    with ThreadPoolExecutor(TABS) as pool:
+        statuses = sorted(pool.map(press, range(TABS)))
+    assert statuses == [200] + [409] * (TABS - 1)
+    lab = browser.get(f"{b}/api/labs/{lab_id}").json()
+    assert lab["version"] == version + 1
 
 
 def test_lesson_progress_and_quiz_answers_follow_the_learner_across_processes(
