@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: The repository root: templates/, static/, lessons/ and var/ hang off it.
@@ -19,6 +19,16 @@ ROOT = Path(__file__).resolve().parent.parent
 def default_database_url() -> str:
     """An SQLite file under `var/` at the repository root (the directory is made on first start)."""
     return f"sqlite:///{ROOT / 'var' / 'kube-proxy-lab.sqlite3'}"
+
+
+def normalize_database_url(url: str) -> str:
+    """`postgres://` and `postgresql://` (as hosting platforms and libpq write them) name the
+    driver the app ships, psycopg 3; SQLAlchemy would otherwise look for psycopg2, which is not
+    installed. A URL that names its driver (`postgresql+...://`) or another database is kept."""
+    for scheme in ("postgres://", "postgresql://"):
+        if url.startswith(scheme):
+            return "postgresql+psycopg://" + url.removeprefix(scheme)
+    return url
 
 
 class Settings(BaseSettings):
@@ -36,6 +46,11 @@ class Settings(BaseSettings):
     trusted_proxies: str = Field(default="127.0.0.1", validation_alias="KPL_TRUSTED_PROXIES")
     # How `kube-proxy-lab serve` writes logs: one JSON object per line, or text for a terminal.
     log_format: Literal["json", "text"] = Field(default="json", validation_alias="KPL_LOG_FORMAT")
+
+    @field_validator("database_url")
+    @classmethod
+    def _driver(cls, url: str) -> str:
+        return normalize_database_url(url)
 
     @property
     def templates_dir(self) -> Path:

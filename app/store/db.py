@@ -21,7 +21,7 @@ from sqlalchemy import Engine, event, text
 from sqlalchemy.engine import ExceptionContext, make_url
 from sqlmodel import Session, create_engine
 
-from app.config import default_database_url
+from app.config import default_database_url, normalize_database_url
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 log = logging.getLogger(__name__)
@@ -31,6 +31,7 @@ MIGRATE_LOCK = 0x6B706C6D69677231
 
 def make_engine(url: str) -> Engine:
     """An engine for `url`; SQLite connections may be used by the threadpool FastAPI runs in."""
+    url = normalize_database_url(url)
     if url == default_database_url():
         # The default file lives under var/, which a fresh clone does not have yet.
         Path(make_url(url).database or "").parent.mkdir(parents=True, exist_ok=True)

@@ -11,6 +11,7 @@ from sqlalchemy import engine_from_config, pool
 from sqlmodel import SQLModel
 
 import app.store.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from app.config import normalize_database_url
 
 config = context.config
 target_metadata = SQLModel.metadata
@@ -18,7 +19,8 @@ if config.config_file_name is not None:
     # Only the `alembic` command line has an ini file; the app configures its own logging.
     fileConfig(config.config_file_name, disable_existing_loggers=False)
     if os.environ.get("DATABASE_URL"):
-        config.set_main_option("sqlalchemy.url", os.environ["DATABASE_URL"].replace("%", "%%"))
+        url = normalize_database_url(os.environ["DATABASE_URL"])
+        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
 
 
 def run_offline() -> None:
