@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: The repository root: templates/, static/, lessons/ and var/ hang off it.
@@ -42,8 +42,12 @@ class Settings(BaseSettings):
     #: every worker and process on that database agrees (app/store/app_secret.py).
     secret_key: str | None = Field(default=None, validation_alias="KPL_SECRET_KEY")
     #: Proxies whose X-Forwarded-Proto/-For the server believes (uvicorn's
-    #: --forwarded-allow-ips): comma-separated addresses or networks, "*" for any.
-    trusted_proxies: str = Field(default="127.0.0.1", validation_alias="KPL_TRUSTED_PROXIES")
+    #: --forwarded-allow-ips, whose FORWARDED_ALLOW_IPS is read too): comma-separated
+    #: addresses or networks, "*" for any.
+    trusted_proxies: str = Field(
+        default="127.0.0.1",
+        validation_alias=AliasChoices("KPL_TRUSTED_PROXIES", "FORWARDED_ALLOW_IPS"),
+    )
     # How `kube-proxy-lab serve` writes logs: one JSON object per line, or text for a terminal.
     log_format: Literal["json", "text"] = Field(default="json", validation_alias="KPL_LOG_FORMAT")
 

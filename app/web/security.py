@@ -153,7 +153,9 @@ def _cross_site(headers: Headers) -> bool:
         return False
     if origin == "null":  # sandboxed frames, file: pages, cross-origin redirects
         return True
-    return urlsplit(origin).netloc.lower() != headers.get("host", "").lower()
+    # Host names only: a proxy may drop the port from Host (nginx's $host), and cookies do not
+    # depend on the port anyway (RFC 6265, section 8.5).
+    return urlsplit(origin).hostname != urlsplit("//" + headers.get("host", "")).hostname
 
 
 def _has_credential_cookie(headers: Headers) -> bool:

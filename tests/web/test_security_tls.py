@@ -13,14 +13,20 @@ from live_server import start
 
 
 @pytest.mark.parametrize(
-    ("trusted", "secure"),
-    [("127.0.0.1", True), ("192.0.2.1", False)],
-    ids=["proxy-trusted", "proxy-not-trusted"],
+    ("variable", "trusted", "secure"),
+    [
+        ("KPL_TRUSTED_PROXIES", "127.0.0.1", True),
+        ("KPL_TRUSTED_PROXIES", "192.0.2.1", False),
+        ("FORWARDED_ALLOW_IPS", "192.0.2.1", False),  # uvicorn's own variable is honoured
+    ],
+    ids=["proxy-trusted", "proxy-not-trusted", "uvicorn-variable"],
 )
 def test_cookies_through_a_proxy_are_secure_only_when_it_is_trusted(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, trusted: str, secure: bool
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, variable: str, trusted: str, secure: bool
 ) -> None:
-    monkeypatch.setenv("KPL_TRUSTED_PROXIES", trusted)
+    for name in ("KPL_TRUSTED_PROXIES", "FORWARDED_ALLOW_IPS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(variable, trusted)
     server = start(f"sqlite:///{tmp_path / 'tls.sqlite3'}", cli=True, log=tmp_path / "server.log")
     try:
         proxied = httpx.get(
