@@ -46,7 +46,8 @@ install_server() {
 # Root may not run the server: run as the postgres OS user (made by Debian's package) instead.
 as_owner() {
   if [[ "$(id -u)" == 0 ]]; then
-    runuser -u postgres -- "$@"
+    # From /: the caller's directory may be closed to the postgres user (paths are absolute).
+    (cd / && runuser -u postgres -- "$@")
   else
     "$@"
   fi
@@ -55,7 +56,7 @@ as_owner() {
 choose_dir() {
   if [[ -n "${KPL_PG_DIR:-}" ]]; then
     echo "$KPL_PG_DIR"
-  elif [[ "$(id -u)" != 0 ]] || runuser -u postgres -- test -x "$ROOT"; then
+  elif [[ "$(id -u)" != 0 ]] || (cd / && runuser -u postgres -- test -x "$ROOT"); then
     echo "$ROOT/var/pg"
   else
     # The repository sits where the postgres user cannot enter (e.g. /root): keep the cluster
