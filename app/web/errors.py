@@ -10,6 +10,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
@@ -49,10 +50,12 @@ async def invalid_input(request: Request, error: Exception) -> Response:
 
 async def database_busy(request: Request, error: Exception) -> Response:
     """503 + Retry-After, not a 500, when the database cannot be reached or stays locked past
-    its busy timeout (SQLite under a burst of writers): nothing was saved, so a retry is safe."""
-    assert isinstance(error, OperationalError)
+    its busy timeout (SQLite under a burst of writers), or every pooled connection stayed busy
+    past the pool's timeout (a burst larger than the pool): nothing was saved, so a retry is
+    safe."""
+    assert isinstance(error, OperationalError | PoolTimeout)
     # The driver's own words (error.orig), never the SQL statement and its parameters.
-    log.warning("database busy, answered 503: %s", error.orig)
+    log.warning("database busy, answered 503: %s", getattr(error, "orig", error))
     body = json.dumps({"detail": translate(_lang(request), "error.db_busy")}, ensure_ascii=False)
     headers = {"Retry-After": str(BUSY_RETRY_AFTER)}
     return Response(body, status_code=503, media_type="application/json", headers=headers)
@@ -89,4 +92,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, page_or_json)
     app.add_exception_handler(RequestValidationError, invalid_input)
     app.add_exception_handler(OperationalError, database_busy)
+    app.add_exception_handler(PoolTimeout, database_busy)
     app.add_exception_handler(UnstorableText, unstorable_text)

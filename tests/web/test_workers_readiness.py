@@ -80,3 +80,26 @@ def test_readyz_follows_postgresql_going_away_and_coming_back(
     assert client.get("/readyz").status_code == 200
     again = client.get(f"/api/labs/{lab['id']}", headers=auth)
     assert again.status_code == 200 and again.json()["version"] == 1
+
+
+def test_a_request_that_finds_every_pooled_connection_busy_is_a_503(
+    database_url: str, started: list[TestClient]
+) -> None:
+    # A burst larger than the connection pool: past the pool's timeout the request is told to
+    # retry (503 + Retry-After), as for a database that is down, not given a 500.
+    client = _client(database_url, started)
+    made = client.post("/api/labs", json={"scenario": "seed"}).json()
+    auth = {"Authorization": f"Bearer {made['token']}"}
+    app = client.app
+    normal = app.state.engine  # type: ignore[attr-defined]
+    tiny = create_engine(normal.url, pool_size=1, max_overflow=0, pool_timeout=0.2)
+    app.state.engine = tiny  # type: ignore[attr-defined]
+    try:
+        with tiny.connect():  # the only connection, held by "another request"
+            answer = client.get(f"/api/labs/{made['id']}", headers=auth)
+        assert answer.status_code == 503
+        assert answer.headers["Retry-After"] == "2"
+        assert client.get(f"/api/labs/{made['id']}", headers=auth).status_code == 200
+    finally:
+        app.state.engine = normal  # type: ignore[attr-defined]
+        tiny.dispose()
