@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -201,3 +202,24 @@ def test_the_cache_is_bounded_by_the_rules_its_labs_hold() -> None:
     assert len(labs) == 2
     assert labs.take("a", 1) is None
     assert labs.take("b", 1) is second and labs.take("c", 1) is third
+
+
+def test_packet_requests_count_against_the_minute_refused_ones_too(client: TestClient) -> None:
+    """A request is counted by the statement that saves it; one refused (422) is counted on
+    its own. Either way the 121st in a minute answers 429."""
+    for _ in range(2):  # once more if the burst straddled a minute
+        minute = int(time.time() // 60)
+        lab_id, auth = _create(client)
+        url = f"/api/labs/{lab_id}/requests"
+        sent, status, statuses = 0, 200, set()
+        while status != 429 and sent <= 2 * service.COMMANDS_PER_MINUTE:
+            body = PACKET if sent % 10 else PACKET | {"to": "svc/no-such-service:80"}
+            answer = client.post(url, json=body, headers=auth)
+            status = answer.status_code
+            statuses.add(status)
+            sent += 1
+        if int(time.time() // 60) == minute:
+            break
+    assert statuses == {200, 422, 429}
+    assert sent == service.COMMANDS_PER_MINUTE + 1
+    assert 1 <= int(answer.headers["retry-after"]) <= 60

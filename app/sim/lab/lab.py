@@ -50,6 +50,8 @@ class Lab:
         self.history: list[str] = []
         self.last_sync: dict[str, Any] | None = None
         self.dirty = False
+        # (pickle of the cluster, pickle of its data) at the last to_data: see snapshot.py
+        self.cluster_memo: tuple[bytes, bytes] | None = None
 
     # -- construction --------------------------------------------------------------------
     @classmethod

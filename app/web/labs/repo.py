@@ -71,12 +71,17 @@ def latest_for(engine: Engine, owner: str | None) -> LabRow | None:
         return session.exec(query).first()
 
 
-def save(engine: Engine, row: LabRow, data: dict[str, Any]) -> int:
-    """Store `data` if the row is still at the version `row` was read at; the new version."""
+def save(engine: Engine, row: LabRow, data: dict[str, Any], *, count: bool = False) -> int:
+    """Store `data` if the row is still at the version `row` was read at; the new version.
+    With `count`, the same statement counts one command in the current minute (one commit
+    where count_command and save made two)."""
+    values: dict[str, Any] = {"data": data, "version": row.version + 1, "updated": _now()}
+    if count:
+        values |= _counted(int(time.time() // 60))
     statement = (
         update(LabRow)
         .where(col(LabRow.id) == row.id, col(LabRow.version) == row.version)
-        .values(data=data, version=row.version + 1, updated=_now())
+        .values(**values)
     )
     with Session(engine) as session:
         result = session.exec(statement)
@@ -98,22 +103,22 @@ def touch(engine: Engine, row: LabRow) -> None:
 def count_command(engine: Engine, lab_id: str, now: float | None = None) -> tuple[int, int]:
     """Count one command in the current minute; returns (commands so far, seconds left)."""
     now = time.time() if now is None else now
-    minute = int(now // 60)
-    statement = (
-        update(LabRow)
-        .where(col(LabRow.id) == lab_id)
-        .values(
-            rate_count=case(
-                (col(LabRow.rate_minute) == minute, col(LabRow.rate_count) + 1), else_=1
-            ),
-            rate_minute=minute,
-        )
-    )
+    statement = update(LabRow).where(col(LabRow.id) == lab_id).values(**_counted(int(now // 60)))
     # One statement (UPDATE ... RETURNING: SQLite 3.35+, PostgreSQL), not UPDATE then SELECT.
     with Session(engine) as session:
         count = session.execute(statement.returning(col(LabRow.rate_count))).scalar()
         session.commit()
     return int(count or 0), 60 - int(now % 60)
+
+
+def _counted(minute: int) -> dict[str, Any]:
+    """The column values that count one more command in `minute` (the first of a new one)."""
+    return {
+        "rate_count": case(
+            (col(LabRow.rate_minute) == minute, col(LabRow.rate_count) + 1), else_=1
+        ),
+        "rate_minute": minute,
+    }
 
 
 def share(engine: Engine, row: LabRow, recipe: dict[str, Any]) -> str:

@@ -9,6 +9,7 @@ and the pages refuse the same things with the same words.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -112,6 +113,15 @@ def check_count(count: int) -> None:
         raise LimitError("lab.limit.count", limit=COUNT_LIMIT, size=count)
 
 
+def check_rate(opened: Opened, now: float | None = None) -> None:
+    """Refuse (RateLimited) when the row read for this request has used up the minute's
+    budget; the request is then counted by the statement that saves it (`repo.save`)."""
+    now = time.time() if now is None else now
+    row = opened.row
+    if row.rate_minute == int(now // 60) and row.rate_count >= COMMANDS_PER_MINUTE:
+        raise RateLimited(60 - int(now % 60))
+
+
 def rate(engine: Engine, opened: Opened) -> None:
     """Count one action against the lab's per-minute budget (RateLimited past it)."""
     count, retry_after = repo.count_command(engine, opened.row.id)
@@ -145,12 +155,18 @@ def send(
     count: int,
     node: str | None = None,
 ) -> Any:
-    """Send `count` packets: conntrack and counters move, so the lab is saved."""
+    """Send `count` packets: conntrack and counters move, so the lab is saved, and counted
+    against the minute's budget by that same save (a refused request is counted alone)."""
     check_count(count)
-    rate(engine, opened)
-    return act(
-        engine, opened, lambda lab: lab.request(src, dst, proto, count, node=node), changed=True
-    )
+    check_rate(opened)
+    try:
+        result = opened.lab.request(src, dst, proto, count, node=node)
+    except LabError:
+        rate(engine, opened)
+        raise
+    repo.save(engine, opened.row, opened.lab.to_data(), count=True)
+    keep(engine, opened)  # the answer is plain data built by request()
+    return result
 
 
 __all__ = ["LabError", "Opened", "new_lab", "open_lab", "run_line", "send"]
