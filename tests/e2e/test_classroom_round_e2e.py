@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from page_scripts import run_script
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from app.sim.classroom import build_item
@@ -124,7 +125,7 @@ AXE = Path(__file__).resolve().parent / "vendor" / "axe-core-4.14.1.min.js"
 
 
 def _serious(page: Page) -> list[object]:
-    page.add_script_tag(path=str(AXE))
+    run_script(page, AXE)
     result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
     return [
         (v["id"], [n["target"] for n in v["nodes"]][:5])

@@ -9,6 +9,8 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
+from app.web.i18n import translate
+
 #: Collects every CSP violation the page reports, before any of its scripts run.
 WATCH = """
 window.__csp = [];
@@ -48,6 +50,10 @@ def test_the_lab_works_under_the_policy(watched: Page, browser_errors: list[str]
     console.fill("curl 10.97.139.74:8080")
     console.press("Enter")
     expect(page.locator("#console-log")).to_contain_text("hello from", timeout=10_000)
+    # A button's swap settles attributes (htmx would re-set a style="" the console's JS gave).
+    scale = translate("en", "lab.cluster.scale_up", name="my-first-deploy")
+    page.get_by_role("button", name=scale).click()
+    expect(page.locator("#cluster .pod")).to_have_count(3, timeout=10_000)
     # A rule's explain button (an htmx table with a click handler) opens its pop-over.
     nat = page.locator(
         "#rules details.table-block", has=page.locator("summary code", has_text=re.compile("^nat$"))

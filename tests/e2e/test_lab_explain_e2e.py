@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from page_scripts import run_script
 from playwright.sync_api import Locator, Page, expect
 
 Shot = Callable[..., object]
@@ -103,7 +104,7 @@ def test_axe_finds_no_serious_violations_with_an_explanation_open(page: Page, sc
     chain.locator("details.edit-chain > summary").click()
     chain.locator("input[name=spec]").fill("-p tcp --dport abc -j ACCEPT")
     expect(chain.locator("mark.bad-token")).to_have_text("abc", timeout=5_000)
-    page.add_script_tag(path=str(AXE))
+    run_script(page, AXE)
     result = page.evaluate("axe.run('#rules', {resultTypes: ['violations']})")
     serious = [
         (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:5])

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from page_scripts import run_script
 from playwright.sync_api import Page, expect
 
 from app.web.i18n import translate
@@ -170,7 +171,7 @@ def test_axe_finds_no_serious_violations(page: Page, scheme: str) -> None:
     page.emulate_media(color_scheme=scheme)
     page.goto("/lab?lang=en")
     _run(page, f"curl {CLUSTER_IP}", "hello from my-first-deploy")
-    page.add_script_tag(path=str(AXE))
+    run_script(page, AXE)
     result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
     serious = [
         (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:5])

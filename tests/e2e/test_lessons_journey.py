@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from page_scripts import run_script
 from playwright.sync_api import Page, expect
 
 from app.curriculum.model import load_course
@@ -155,7 +156,7 @@ def test_axe_finds_no_serious_violations_on_a_lesson(page: Page, scheme: str) ->
     for path in ("", "/lessons"):
         if path:
             page.goto(path)
-        page.add_script_tag(path=str(AXE))
+        run_script(page, AXE)
         result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
         serious = [
             (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:5])

@@ -131,7 +131,9 @@ def test_keyboard_shortcuts_drive_the_player(
     play = page.locator('[data-action="play"]')
     expect(play).to_have_attribute("aria-pressed", "true")
     expect(play).to_contain_text(translate("en", "player.pause"))
-    page.wait_for_function("Number(document.querySelector('[data-player]').dataset.index) >= 1")
+    # A function, not an expression: Playwright evaluates expressions with eval, which the CSP
+    # refuses.
+    page.wait_for_function("() => +document.querySelector('[data-player]').dataset.index >= 1")
     page.keyboard.press(" ")  # pause
     expect(play).to_have_attribute("aria-pressed", "false")
     stopped = _index(page)
@@ -219,7 +221,7 @@ def test_a_new_trace_swapped_in_by_htmx_is_replayed(
     page.locator("#f-in_iface").fill("eth0")
     page.locator("#f-dst").fill("10.244.1.9")
     page.get_by_role("button", name=translate("en", "trace.submit")).click()
-    page.wait_for_function("document.querySelector('[data-player]').dataset.index === '-1'")
+    page.wait_for_function("() => document.querySelector('[data-player]').dataset.index === '-1'")
     page.keyboard.press("End")
     expect(page.locator(".final")).to_contain_text(translate("en", "player.final.dropped"))
     expect(page.locator('[data-field="verdict"]')).to_have_text("DROP")

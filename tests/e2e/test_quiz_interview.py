@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from page_scripts import run_script
 from playwright.sync_api import Page, expect
 
 from app.curriculum.quiz import practice
@@ -96,7 +97,7 @@ AXE = Path(__file__).resolve().parent / "vendor" / "axe-core-4.14.1.min.js"
 
 
 def _serious(page: Page) -> list[object]:
-    page.add_script_tag(path=str(AXE))
+    run_script(page, AXE)
     result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
     return [
         (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:5])
