@@ -47,6 +47,8 @@ def apply_line(ruleset: Ruleset, line: str) -> None:
     rest = words[4] if len(words) > 4 else ""
     if family not in FAMILIES:
         raise NftError(f"Error: syntax error, unexpected {family}")
+    if kind != "table" and kind not in _OBJECT_COMMANDS:  # `add -a ...`, `add rules ...`
+        raise NftError(f"Error: syntax error, unexpected {kind}")
     if kind == "table":
         _table_cmd(ruleset, verb, family, name, rest)
         return
