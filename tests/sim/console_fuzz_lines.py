@@ -15,7 +15,8 @@ for iptables-restore.
   packets went through the rules, kubectl on several objects, iptables-restore after a
   COMMIT).
 
-Examples are bounded and derandomized so CI is repeatable; `KPL_FUZZ_EXAMPLES` scales them.
+Examples are bounded and derandomized so CI is repeatable; `KPL_FUZZ_EXAMPLES` scales them
+and `KPL_FUZZ_RANDOM=1` draws new ones.
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ from app.sim.lab.text import say
 EXAMPLES = int(os.environ.get("KPL_FUZZ_EXAMPLES", "100"))
 FUZZ = settings(
     max_examples=EXAMPLES,
-    derandomize=True,
+    # the same examples on every run (CI); KPL_FUZZ_RANDOM=1 explores new ones locally
+    derandomize=not os.environ.get("KPL_FUZZ_RANDOM"),
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],

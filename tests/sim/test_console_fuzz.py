@@ -85,3 +85,30 @@ def test_a_failed_iptables_command_on_a_table_never_loaded_leaves_no_table() -> 
     assert not result.ok and result.error
     assert lab.run("iptables-save").output == before
     assert "*nat" not in lab.run("iptables-save").output
+
+
+def test_nft_with_an_option_where_the_object_kind_goes_is_a_syntax_error() -> None:
+    """`nft add -a ip kube-proxy CHAIN ...` raised KeyError: the console showed its internal
+    error instead of nft's own refusal."""
+    lab = Lab.from_data(lab_data("nftables"))
+    before = lab.run("nft list ruleset").output
+    result = lab.run("nft add -a ip kube-proxy cluster-ips-check ip daddr @cluster-ips reject")
+    assert not result.ok
+    assert result.error == "Error: syntax error, unexpected -a\n"
+    assert lab.run("nft list ruleset").output == before
+
+
+def test_a_refused_kubectl_create_leaves_the_next_objects_names_as_they_were() -> None:
+    """`kubectl expose` of a Service that exists drew a UID before the AlreadyExists check:
+    every object created afterwards got another UID than without the refused command."""
+    plain, refused = Lab.from_data(lab_data("iptables")), Lab.from_data(lab_data("iptables"))
+    answer = refused.run("kubectl expose deployment/my-first-deploy --port=80")
+    assert not answer.ok and "AlreadyExists" in answer.error
+    for lab in (plain, refused):
+        assert lab.run("kubectl create deployment web --image=nginx").ok
+
+    def uid(lab: Lab) -> list[str]:
+        shown = lab.run("kubectl get deployment web -o yaml").output.splitlines()
+        return [line.strip() for line in shown if line.strip().startswith("uid:")]
+
+    assert uid(refused) == uid(plain) != []

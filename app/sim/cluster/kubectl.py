@@ -290,6 +290,9 @@ def run_kubectl(cluster: Cluster, argv: list[str], stdin: str | None = None) -> 
         return CommandResult(1, "", _unknown(name, list(commands)))
     command = commands[name]
     out = Output()
+    # A command refused before it wrote anything spends no UID either: the names' random
+    # stream goes back to where it was, so the lab's future is as if it had not been typed.
+    names, version = cluster.rng.getstate(), cluster.version
     try:
         parsed = parse(rest, [*command.flags, HELP_FLAG])
         if parsed.get("help"):
@@ -306,6 +309,8 @@ def run_kubectl(cluster: Cluster, argv: list[str], stdin: str | None = None) -> 
         out.error(f"error: {err}\nSee 'kubectl {sub} --help' for usage.")
     except ClusterError as err:
         out.error(err.message)
+    if out.failed and cluster.version == version:
+        cluster.rng.setstate(names)
     return out.result()
 
 
