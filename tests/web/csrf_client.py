@@ -35,9 +35,13 @@ class CsrfClient(TestClient):
         return any(cookie.name.startswith("kpl_") for cookie in self.cookies.jar)
 
     def csrf_token(self) -> str:
-        """The token of this client's session (a first page view gives it a session)."""
-        page = super().request("GET", "/", headers={"accept": "text/html"})
-        return page_token(page.text)
+        """The token of this client's session, read from a page once per session (a first page
+        view gives a client holding only a classroom cookie its session)."""
+        known = getattr(self, "_known", None)
+        if known is None or known[0] != self._session():
+            page = super().request("GET", "/", headers={"accept": "text/html"})
+            self._known = (self._session(), page_token(page.text))
+        return self._known[1]
 
     def request(self, method: str, url: httpx._types.URLTypes, **kwargs: Any) -> httpx.Response:  # type: ignore[override]
         if self.csrf and method.upper() in UNSAFE and self._has_credential():
