@@ -1,9 +1,9 @@
 """Console lines a learner might type or paste, for the console fuzz tests (tests/sim and
-tests/web): every program of `COMMANDS` in every kube-proxy mode, with words taken from the
-lab's own output (iptables-save rules, chain names, targets, nft and ipvsadm listings,
-Service addresses, pod names, the tools' flags), then mutated: words dropped, repeated,
-swapped, replaced by arbitrary text, shell punctuation, unicode, NUL bytes; here-documents
-for iptables-restore.
+tests/web): every program of `COMMANDS` in every kube-proxy mode and scenario, with words
+taken from the lab's own output (iptables-save rules, chain names, targets, nft and ipvsadm
+listings, Service addresses, pod names, the tools' flags), then mutated: words dropped,
+repeated, swapped, replaced by arbitrary text, shell punctuation, unicode, NUL bytes;
+here-documents for iptables-restore.
 
 `run_and_check` states what a learner relies on:
 - an answer is always a `ConsoleResult`, never an exception, and never the console's
@@ -36,6 +36,7 @@ from app.sim.lab.complete import IPTABLES_OPTIONS, KUBECTL_TYPES, LAB_SUBCOMMAND
 from app.sim.lab.modes import PROGRAM_MODES
 from app.sim.lab.shell import Job, ShellError, jobs
 from app.sim.lab.text import say
+from app.sim.scenarios import SCENARIOS
 
 EXAMPLES = int(os.environ.get("KPL_FUZZ_EXAMPLES", "100"))
 FUZZ = settings(
@@ -99,10 +100,21 @@ FLAGS = {
 assert set(FLAGS) == set(COMMANDS), set(COMMANDS) ^ set(FLAGS)
 
 
+def split_key(key: str) -> tuple[str, str]:
+    """A lab key is `MODE` (the seed scenario) or `MODE@SCENARIO`."""
+    mode, _, scenario = key.partition("@")
+    return mode, scenario or "seed"
+
+
+# every kube-proxy mode on the seed scenario, and on every other scenario
+KEYS = [*MODES, *(f"{m}@{s}" for s in SCENARIOS if s != "seed" for m in MODES)]
+
+
 @cache
-def lab_data(mode: str) -> dict[str, Any]:
-    """A fresh seed-scenario lab in `mode`, with a connection through it, as stored data."""
-    lab = Lab.new(mode=mode)
+def lab_data(key: str) -> dict[str, Any]:
+    """A fresh lab (`split_key`), with a connection through it, as stored data."""
+    mode, scenario = split_key(key)
+    lab = Lab.new(scenario, mode)
     lab.run("curl my-first-deploy:8080")
     return lab.to_data()
 
@@ -163,7 +175,7 @@ def _split(line: str) -> list[str]:
         return line.split()
 
 
-MODE = st.sampled_from(list(MODES))
+MODE = st.sampled_from(KEYS)
 PROGRAM = st.sampled_from(list(COMMANDS))
 ODD_TEXT = st.text(
     alphabet=st.characters(codec=None, exclude_categories=()), min_size=0, max_size=12
@@ -273,8 +285,8 @@ def console_line(draw: st.DrawFn, program: str) -> tuple[str, str]:
     """(mode, line): a line the learner would type for `program` (an edit of a rule the lab
     really holds, for iptables and nft, half the time), then mutated. Mode programs mostly
     run in their own mode."""
-    wanted = PROGRAM_MODES.get(program)
-    mode = draw(st.sampled_from([wanted] * 3 + list(MODES))) if wanted else draw(MODE)
+    wanted = [k for k in KEYS if split_key(k)[0] == PROGRAM_MODES.get(program)]
+    mode = draw(st.sampled_from(wanted * 3 + KEYS)) if wanted else draw(MODE)
     word = _word(mode, program)
     tables, rules = saved_tables(mode), nft_rules(mode)
     if program == "iptables" and tables and draw(st.booleans()):

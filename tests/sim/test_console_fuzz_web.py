@@ -14,7 +14,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from console_fuzz_lines import EXAMPLES, FUZZ, console_line, restore_paste
+from console_fuzz_lines import (
+    EXAMPLES,
+    FUZZ,
+    console_line,
+    restore_paste,
+    split_key,
+)
 from fastapi.testclient import TestClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -37,7 +43,8 @@ def as_browser_sends(text: str) -> str:
 
 
 class Labs:
-    """One lab per kube-proxy mode, replaced before it reaches the command rate limit."""
+    """One lab per kube-proxy mode and scenario (a `split_key` key), replaced before it
+    reaches the command rate limit."""
 
     def __init__(self, client: TestClient) -> None:
         self.client = client
@@ -47,7 +54,8 @@ class Labs:
         lab_id, headers, used = self.open.get(mode, ("", {}, service.COMMANDS_PER_MINUTE))
         if used + 2 > service.COMMANDS_PER_MINUTE:
             self.client.cookies.clear()
-            created = self.client.post("/api/labs", json={"mode": mode})
+            mode_name, scenario = split_key(mode)
+            created = self.client.post("/api/labs", json={"mode": mode_name, "scenario": scenario})
             assert created.status_code == 201, created.text
             body = created.json()
             lab_id, headers, used = body["id"], {"Authorization": f"Bearer {body['token']}"}, 0
