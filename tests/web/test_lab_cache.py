@@ -223,3 +223,32 @@ def test_packet_requests_count_against_the_minute_refused_ones_too(client: TestC
     assert statuses == {200, 422, 429}
     assert sent == service.COMMANDS_PER_MINUTE + 1
     assert 1 <= int(answer.headers["retry-after"]) <= 60
+
+
+def test_page_actions_count_against_the_minute_saved_or_not(client: TestClient) -> None:
+    """On /lab too the budget is read from the row and the action counted by its save; an
+    action that changes nothing (a toolbar no-op) or is refused (a line over 4 KiB: 422) is
+    counted on its own. The 121st in a minute answers 429 with Retry-After."""
+    shown = re.compile(r'id="lab-version" name="version" value="(\d+)"')
+    for _ in range(2):  # once more if the burst straddled a minute
+        minute = int(time.time() // 60)
+        lab_id, _ = _create(client)  # owned by the client's session
+        version, sent, status, statuses = "1", 0, 200, set()
+        while status != 429 and sent <= 2 * service.COMMANDS_PER_MINUTE:
+            if sent % 10 == 9:
+                path, form = "run", {"command": "echo " + "x" * service.LINE_LIMIT}
+            elif sent % 2:
+                path, form = "do", {"op": ""}
+            else:
+                path, form = "request", {"source": "external", "to": PACKET["to"]}
+            answer = client.post(f"/lab/{lab_id}/{path}", data=form | {"version": version})
+            status = answer.status_code
+            statuses.add(status)
+            if status == 200:
+                version = shown.search(answer.text).group(1)
+            sent += 1
+        if int(time.time() // 60) == minute:
+            break
+    assert statuses == {200, 422, 429}
+    assert sent == service.COMMANDS_PER_MINUTE + 1
+    assert 1 <= int(answer.headers["retry-after"]) <= 60

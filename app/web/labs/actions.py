@@ -73,12 +73,20 @@ def perform(
     if version is not None and version != opened.row.version:
         return refuse(409, t("lab.error.conflict"), opened)
     try:
-        service.rate(engine, opened)
+        # The minute's budget as the row read says; the action is counted by the statement
+        # that saves it, or on its own when nothing is saved (one commit either way).
+        service.check_rate(opened)
         before = opened.lab.to_data()
-        state = action(opened)
+        try:
+            state = action(opened)
+        except service.LimitError:
+            service.rate(engine, opened)  # a refused action counts too
+            raise
         after = opened.lab.to_data()
         if after != before:
-            repo.save(engine, opened.row, after)
+            repo.save(engine, opened.row, after, count=True)
+        else:
+            service.rate(engine, opened)
     except service.RateLimited as error:
         notice = t("lab.limit.rate", limit=str(service.COMMANDS_PER_MINUTE))
         response = refuse(429, notice, opened)
