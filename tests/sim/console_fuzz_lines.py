@@ -281,12 +281,15 @@ def templates(mode: str) -> dict[str, tuple[str, ...]]:
 
 
 @st.composite
-def console_line(draw: st.DrawFn, program: str) -> tuple[str, str]:
+def console_line(draw: st.DrawFn, program: str, key: str | None = None) -> tuple[str, str]:
     """(mode, line): a line the learner would type for `program` (an edit of a rule the lab
     really holds, for iptables and nft, half the time), then mutated. Mode programs mostly
     run in their own mode."""
     wanted = [k for k in KEYS if split_key(k)[0] == PROGRAM_MODES.get(program)]
-    mode = draw(st.sampled_from(wanted * 3 + KEYS)) if wanted else draw(MODE)
+    if key is not None:
+        mode = key
+    else:
+        mode = draw(st.sampled_from(wanted * 3 + KEYS)) if wanted else draw(MODE)
     word = _word(mode, program)
     tables, rules = saved_tables(mode), nft_rules(mode)
     if program == "iptables" and tables and draw(st.booleans()):
@@ -327,6 +330,20 @@ def restore_paste(draw: st.DrawFn) -> tuple[str, str]:
     return mode, "\n".join([" ".join(["iptables-restore", *flags, "<<EOF"]), *body, end])
 
 
+@st.composite
+def session(draw: st.DrawFn) -> tuple[str, list[str]]:
+    """(key, lines): several programs' lines in a row on one lab, so later lines meet the
+    states earlier ones made (scaled to zero, rules flushed, another node, edited IPVS)."""
+    key = draw(MODE)
+    lines = []
+    for _ in range(draw(st.integers(2, 6))):
+        program = draw(PROGRAM)
+        if PROGRAM_MODES.get(program) not in (None, split_key(key)[0]):
+            program = "kubectl"
+        lines.append(draw(console_line(program, key)))
+    return key, [line for _key, line in lines]
+
+
 def _single_job(line: str) -> Job | None:
     """The line's job when it is one, else None (a paste of several, or unsplittable)."""
     try:
@@ -354,8 +371,13 @@ def did_some_work(job: Job, result: ConsoleResult) -> bool:
     return False
 
 
-def run_and_check(mode: str, line: str, lang: str = "en") -> ConsoleResult:
-    lab = Lab.from_data(lab_data(mode))
+def run_and_check(key: str, line: str, lang: str = "en") -> ConsoleResult:
+    """`check_line` on a fresh lab (`lab_data(key)`)."""
+    return check_line(Lab.from_data(lab_data(key)), line, lang)
+
+
+def check_line(lab: Lab, line: str, lang: str = "en") -> ConsoleResult:
+    """Run `line` on `lab` and check what the module docstring lists."""
     before = snapshot.state(lab)
     result = lab.run(line, lang=lang)
     assert isinstance(result, ConsoleResult)

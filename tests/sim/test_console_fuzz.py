@@ -11,10 +11,12 @@ from console_fuzz_lines import (
     FUZZ,
     MODE,
     PROGRAM,
+    check_line,
     console_line,
     lab_data,
     restore_paste,
     run_and_check,
+    session,
 )
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -42,6 +44,17 @@ def test_iptables_restore_pastes_answer_and_a_refusal_changes_nothing(
 ) -> None:
     mode, paste = case
     run_and_check(mode, paste)
+
+
+@settings(FUZZ, max_examples=max(10, EXAMPLES // 2))
+@given(session())
+def test_lines_in_a_row_each_answer_and_each_failure_changes_nothing(
+    case: tuple[str, list[str]],
+) -> None:
+    key, lines = case
+    lab = Lab.from_data(lab_data(key))
+    for line in lines:
+        check_line(lab, line)
 
 
 @settings(FUZZ, max_examples=max(10, EXAMPLES // 2))
