@@ -9,6 +9,7 @@ import pytest
 from console_fuzz_lines import (
     EXAMPLES,
     FUZZ,
+    INTERNAL,
     MODE,
     PROGRAM,
     check_line,
@@ -21,7 +22,7 @@ from console_fuzz_lines import (
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.sim.lab import COMMANDS, Lab
+from app.sim.lab import COMMANDS, Lab, complete
 from app.sim.lab.console import MAX_INPUT
 from app.sim.lab.text import say
 
@@ -55,6 +56,32 @@ def test_lines_in_a_row_each_answer_and_each_failure_changes_nothing(
     lab = Lab.from_data(lab_data(key))
     for line in lines:
         check_line(lab, line)
+
+
+@settings(FUZZ, max_examples=max(10, EXAMPLES // 2))
+@given(PROGRAM.flatmap(console_line), st.integers(0, 400))
+def test_tab_completion_of_any_partial_line_lists_words(case: tuple[str, str], cut: int) -> None:
+    key, line = case
+    lab = Lab.from_data(lab_data(key))
+    words = complete(lab, line[:cut])
+    assert isinstance(words, list) and all(isinstance(w, str) for w in words)
+    assert words == sorted(words)
+
+
+@settings(FUZZ, max_examples=max(10, EXAMPLES // 2))
+@given(restore_paste())
+def test_importing_a_mutated_dump_answers_and_a_refusal_changes_nothing(
+    case: tuple[str, str],
+) -> None:
+    key, paste = case
+    dump = "\n".join(paste.split("\n")[1:-1])  # the here-document's body
+    lab = Lab.from_data(lab_data(key))
+    before = lab.to_data()
+    result = lab.import_dump(dump)
+    assert result.error not in INTERNAL
+    if not result.ok:
+        assert result.error.strip()
+        assert lab.to_data() == before
 
 
 @settings(FUZZ, max_examples=max(10, EXAMPLES // 2))
