@@ -252,3 +252,17 @@ def test_page_actions_count_against_the_minute_saved_or_not(client: TestClient) 
     assert statuses == {200, 422, 429}
     assert sent == service.COMMANDS_PER_MINUTE + 1
     assert 1 <= int(answer.headers["retry-after"]) <= 60
+
+
+def test_tab_completion_leaves_the_lab_parsed_for_the_next_action(client: TestClient) -> None:
+    lab_id, auth = _create(client)
+    labs = cache.for_engine(client.app.state.engine)
+    for line in ("kubectl get ", "iptables -t nat -L ", "curl "):
+        answer = client.get(f"/lab/{lab_id}/complete", params={"line": line})
+        assert answer.status_code == 200 and answer.json()["completions"], line
+    misses = labs.misses
+    _send(client, lab_id, auth)
+    assert labs.misses == misses  # not rebuilt...
+    engine, who = client.app.state.engine, Caller(None, digest(auth["Authorization"][7:]))
+    kept = service.open_lab(engine, lab_id, who).lab
+    assert json.loads(json.dumps(kept.to_data())) == _stored(client, lab_id, auth)  # ...and equal

@@ -184,7 +184,9 @@ def complete_line(
         opened = service.open_lab(engine, lab_id, caller(request))
     except service.NotFound:
         return JSONResponse({"detail": "Not Found"}, status_code=404)
-    return JSONResponse({"completions": list(complete(opened.lab, line))[:50]})
+    completions = list(complete(opened.lab, line))[:50]
+    service.keep(engine, opened)  # completion only reads the lab: the next action reuses it
+    return JSONResponse({"completions": completions})
 
 
 @router.post("/lab/{lab_id}/load", response_class=HTMLResponse)
