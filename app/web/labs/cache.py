@@ -81,6 +81,15 @@ class LabCache:
     def __len__(self) -> int:
         return len(self._labs)
 
+    def holds(self, lab_id: str) -> bool:
+        """Whether some version of the lab is cached: the caller then reads the row without
+        its data and `take`s; a lab not cached at all (counted as a miss) is read whole."""
+        with self._lock:
+            if lab_id in self._labs:
+                return True
+            self.misses += 1
+            return False
+
 
 # One cache per engine, that is per app and database: two apps in one process (tests) behave
 # like two processes, and a lab id in one database never answers for another.

@@ -78,13 +78,15 @@ def restore(row: LabRow) -> Opened:
 def open_lab(engine: Engine, lab_id: str, who: Caller) -> Opened:
     """The lab for this request alone (NotFound, Unreadable): the cached copy if it is at the
     row's current version, else rebuilt from the row."""
-    row = repo.find(engine, lab_id, who, data=False)
-    if row is None:
-        raise NotFound(lab_id)
-    lab = cache.for_engine(engine).take(row.id, row.version)
-    if lab is not None:
-        return Opened(row, lab)
-    row = repo.find(engine, lab_id, who)  # now with the stored lab, at whatever version is newest
+    labs = cache.for_engine(engine)
+    if labs.holds(lab_id):
+        row = repo.find(engine, lab_id, who, data=False)
+        if row is None:
+            raise NotFound(lab_id)
+        lab = labs.take(row.id, row.version)
+        if lab is not None:
+            return Opened(row, lab)
+    row = repo.find(engine, lab_id, who)  # with the stored lab, at whatever version is newest
     if row is None:
         raise NotFound(lab_id)
     return restore(row)
