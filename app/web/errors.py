@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
@@ -68,6 +68,16 @@ async def unstorable_text(request: Request, error: Exception) -> Response:
     return Response(body, status_code=422, media_type="application/json")
 
 
+async def write_clash(request: Request, error: Exception) -> Response:
+    """409, not a 500, when two requests insert the same unique row at the same instant (a double
+    click, two tabs): the database kept the first, this one saved nothing and may be retried."""
+    assert isinstance(error, IntegrityError)
+    log.warning("unique row written twice at once, answered 409: %s", getattr(error, "orig", ""))
+    detail = translate(_lang(request), "error.write_clash")
+    body = json.dumps({"detail": detail}, ensure_ascii=False)
+    return Response(body, status_code=409, media_type="application/json")
+
+
 async def internal_error(request: Request, error: Exception) -> Response:
     """A defect: the learner gets an apology and the request id to quote; the log gets the
     same id (uvicorn's own report after this one carries the traceback under it too)."""
@@ -94,3 +104,4 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(OperationalError, database_busy)
     app.add_exception_handler(PoolTimeout, database_busy)
     app.add_exception_handler(UnstorableText, unstorable_text)
+    app.add_exception_handler(IntegrityError, write_clash)

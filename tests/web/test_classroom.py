@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import re
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -13,7 +15,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from app.sim.classroom import CODE_ALPHABET, build_item
-from app.store.classroom import Classroom
+from app.store.classroom import Classroom, ClassroomAnswer
 from app.web.classroom import service
 
 TO = "svc/my-first-deploy:8080"
@@ -258,3 +260,28 @@ def test_answers_keep_an_idle_session_alive(room) -> None:  # type: ignore[no-un
     with Session(engine) as session:
         row = session.exec(select(Classroom).where(Classroom.code == code)).one()
         assert service.now() - service._aware(row.active) < timedelta(minutes=1)
+
+
+def test_one_answer_sent_many_times_at_once_is_stored_once(room) -> None:  # type: ignore[no-untyped-def]
+    """A double click sends one student's answer twice at the same instant: both requests find
+    no row and both insert; the student gets their answer kept, never a 500 from the database's
+    unique constraint."""
+    teacher, code, _, make = room
+    push_question(teacher, code, seed=5)
+    options = [
+        o["value"] for o in build_item("question", "seed", "iptables", 5, "external", TO)["options"]
+    ]
+    pupil = join(make, code, "ana")
+    sends = 8
+    together = threading.Barrier(sends)
+
+    def send(i: int) -> int:
+        together.wait()  # every request leaves at once
+        return pupil.post(f"/classroom/{code}/answer", data={"choice": options[i % 2]}).status_code
+
+    with ThreadPoolExecutor(sends) as pool:
+        statuses = list(pool.map(send, range(sends)))
+    assert statuses == [200] * sends
+    with Session(teacher.app.state.engine) as session:  # type: ignore[attr-defined]
+        rows = session.exec(select(ClassroomAnswer)).all()
+    assert len(rows) == 1 and rows[0].choice in options[:2]

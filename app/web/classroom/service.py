@@ -127,10 +127,18 @@ def retry_locked(session: Session, write: Callable[[Session], T]) -> T:
 
     Several workers write the same file; a writer waits up to busy_timeout for the lock
     (app/store/db.py), but a burst of a whole room answering at once can outlast it on a
-    loaded machine. The write is idempotent per student, so running it again is safe."""
+    loaded machine. The write is idempotent per student, so running it again is safe.
+
+    A double click sends one student's answer twice at the same instant: both requests find no
+    row and both insert, and the unique constraint refuses the second. Running it again finds
+    the first one's row and updates it, which is what the student meant."""
     for attempt in range(RETRIES):
         try:
             return write(session)
+        except IntegrityError:
+            session.rollback()
+            if attempt == RETRIES - 1:
+                raise
         except OperationalError as error:
             session.rollback()
             if "locked" not in str(error) or attempt == RETRIES - 1:
