@@ -1,6 +1,7 @@
 """The shape of every htmx action on /lab: open the stored lab, check the form's version,
 act, save if the lab changed, and answer with out-of-band fragments
-(`partials/lab_update.html`, or the template an action names); the lab then goes back to the
+(`partials/lab_update.html`, or the template an action names) - leaving out the rules and
+cluster panels when the action did not change them; the lab then goes back to the
 process's cache (see cache.py). A stale version answers 409
 "changed elsewhere, reload", too many actions 429, an input over a limit 422 — each with the
 notice that explains it — and nothing is changed.
@@ -9,7 +10,7 @@ notice that explains it — and nothing is changed.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Form, Request
 from fastapi.responses import HTMLResponse
@@ -17,7 +18,7 @@ from sqlalchemy import Engine
 from starlette.responses import Response
 
 from app.web.deps import Translator
-from app.web.labs import repo, service
+from app.web.labs import repo, service, views
 from app.web.labs.identity import caller
 from app.web.labs.page import PageState, context
 from app.web.labs.service import Opened
@@ -83,6 +84,7 @@ def perform(
             service.rate(engine, opened)  # a refused action counts too
             raise
         after = opened.lab.to_data()
+        unchanged(before, after, state)
         if after != before:
             repo.save(engine, opened.row, after, count=True)
         else:
@@ -103,6 +105,27 @@ def perform(
     # The lab now equals its row again (saved, or unchanged) and the answer is rendered.
     service.keep(engine, opened)
     return response
+
+
+def unchanged(before: dict[str, Any], after: dict[str, Any], state: PageState) -> None:
+    """Mark the panels an action left exactly as drawn, from the lab's data around it.
+
+    The rules panel draws one node's rules with their counters (all in "nodes"), chosen by the
+    console's and the last request's node; the cluster panel draws the cluster and the mode.
+    A trace always redraws the rules (its hits are highlighted), and so does a sync report
+    (its chips). What stays is what the browser already shows, so the answer leaves it out:
+    redrawing the rules was most of the time of a read-only console line."""
+    same = {
+        key
+        for key in ("nodes", "shell_node", "last_node", "mode", "cluster", "scenario")
+        if before.get(key) == after.get(key)
+    }
+    state.rules_kept = (
+        {"nodes", "shell_node", "last_node", "mode"} <= same
+        and not state.traces
+        and not views.sync_changes(state.sync)
+    )
+    state.cluster_kept = {"cluster", "mode", "scenario"} <= same
 
 
 def console(opened: Opened, line: str, lang: str) -> tuple[object, PageState]:

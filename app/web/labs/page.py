@@ -41,6 +41,10 @@ class PageState:
     request_count: int = 1
     request_node: str = ""
     open_chain: tuple[str, str] | None = None  # the chain an edit just changed stays open
+    # The action left the rules panel (or the cluster panel) exactly as the browser shows it:
+    # an htmx answer leaves that panel out instead of drawing it again (see actions.unchanged).
+    rules_kept: bool = False
+    cluster_kept: bool = False
 
 
 def _assets(kind: str) -> list[str]:
@@ -131,7 +135,9 @@ def context(opened: Opened, state: PageState, lang: str, t: Any, **extra: Any) -
         "scenarios": [(s.id, s.title[lang]) for s in SCENARIOS.values()],
         "mode": lab.mode,
         "modes": [(m.name, m.title[lang]) for m in MODES.values()],
-        "cluster": views.cluster_view(summary),
+        "cluster": {} if state.cluster_kept else views.cluster_view(summary),
+        "cluster_kept": state.cluster_kept,
+        "rules_kept": state.rules_kept,
         "sources": views.sources(summary),
         "targets": targets,
         "request_to": state.request_to or (targets[0] if targets else ""),
@@ -151,6 +157,6 @@ def context(opened: Opened, state: PageState, lang: str, t: Any, **extra: Any) -
         "conflict": state.conflict,
         "info_notice": state.info_notice,
         **_trace_context(state, t),
-        **rules_context(lab, state, lang, t),
+        **({} if state.rules_kept else rules_context(lab, state, lang, t)),
         **extra,
     }

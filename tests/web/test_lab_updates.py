@@ -1,0 +1,70 @@
+"""An htmx answer on /lab redraws only the panels the action changed: a read-only console line
+leaves the rules and the cluster out, a rule edit brings the rules panel with the new rule, a
+scale brings the cluster, a packet brings the rules with its hits and new counters."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi.testclient import TestClient
+
+RULES = 'id="rules"'
+CLUSTER = 'id="cluster"'
+
+
+def _open(client: TestClient) -> tuple[str, str]:
+    page = client.get("/lab?lang=en").text
+    lab_id = re.search(r'data-lab="(\w+)"', page).group(1)
+    return lab_id, _version(page)
+
+
+def _version(html: str) -> str:
+    return re.search(r'id="lab-version" name="version" value="(\d+)"', html).group(1)
+
+
+def _run(client: TestClient, lab_id: str, version: str, command: str) -> str:
+    answer = client.post(f"/lab/{lab_id}/run", data={"command": command, "version": version})
+    assert answer.status_code == 200
+    return answer.text
+
+
+def test_a_read_only_command_answers_without_the_rules_or_the_cluster(client: TestClient) -> None:
+    lab_id, version = _open(client)
+    for command in ("kubectl get pods", "iptables -t nat -L -n"):
+        text = _run(client, lab_id, version, command)
+        assert RULES not in text and CLUSTER not in text
+        assert 'hx-swap-oob="beforeend:#console-log"' in text  # the output itself is there
+        version = _version(text)
+    assert "my-first-deploy-785c6c79d9-7bgf5" in _run(client, lab_id, version, "kubectl get pods")
+
+
+def test_a_rule_edit_answers_with_the_rules_panel_holding_the_new_rule(client: TestClient) -> None:
+    lab_id, version = _open(client)
+    text = _run(client, lab_id, version, "iptables -A INPUT -s 10.9.8.7/32 -j DROP")
+    assert RULES in text and "-s 10.9.8.7/32 -j DROP" in text
+    assert CLUSTER not in text  # the cluster did not change
+    # deleting it again is a change too: the panel comes back without the rule
+    text = _run(client, lab_id, _version(text), "iptables -D INPUT -s 10.9.8.7/32 -j DROP")
+    assert RULES in text and "10.9.8.7" not in text.split(RULES, 1)[1]
+
+
+def test_a_scale_redraws_the_cluster_and_the_rules_kube_proxy_rewrote(client: TestClient) -> None:
+    lab_id, version = _open(client)
+    text = _run(client, lab_id, version, "kubectl scale deployment/my-first-deploy --replicas=2")
+    assert CLUSTER in text and RULES in text
+    assert text.count('class="pod pod-') == 2 + text.count('class="pod pod-terminating')
+
+
+def test_a_packet_redraws_the_rules_with_its_hits_and_counters(client: TestClient) -> None:
+    lab_id, version = _open(client)
+    _run(client, lab_id, version, "kubectl get pods")  # nothing drawn ...
+    form = {"source": "external", "to": "svc/my-first-deploy:8080", "count": "3"}
+    text = client.post(f"/lab/{lab_id}/request", data=form).text
+    assert RULES in text and CLUSTER not in text  # ... a packet is a change: counters moved
+    assert '<tr class="hit"' in text
+    rules = text.split(RULES, 1)[1]
+    assert re.search(
+        r'<tr class="hit"[^>]*>\s*<td class="num">\d+</td><td class="num">3</td>', rules
+    )
+    # a read-only line afterwards leaves the highlighted panel as the browser shows it
+    assert RULES not in _run(client, lab_id, _version(text), "kubectl get svc")
