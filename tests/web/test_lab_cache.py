@@ -266,3 +266,27 @@ def test_tab_completion_leaves_the_lab_parsed_for_the_next_action(client: TestCl
     engine, who = client.app.state.engine, Caller(None, digest(auth["Authorization"][7:]))
     kept = service.open_lab(engine, lab_id, who).lab
     assert json.loads(json.dumps(kept.to_data())) == _stored(client, lab_id, auth)  # ...and equal
+
+
+def test_the_page_and_the_rules_views_leave_the_lab_parsed(client: TestClient) -> None:
+    page = client.get("/lab")  # a new lab: built once, then kept
+    lab_id = re.search(r'data-lab="(\w+)"', page.text).group(1)
+    labs = cache.for_engine(client.app.state.engine)
+    misses, hits = labs.misses, labs.hits
+    reads = [
+        "/lab",
+        f"/lab/{lab_id}/rules?fmt=save",
+        f"/lab/{lab_id}/rules?fmt=tree",
+        f"/lab/{lab_id}/rules/explain?table=nat&chain=KUBE-SERVICES&n=1",
+        f"/lab/{lab_id}/rules/validate?table=filter&chain=INPUT&spec=-s+10.77.66.55+-j+DROP",
+        "/lab",
+    ]
+    for path in reads:
+        assert client.get(path).status_code == 200, path
+    assert (labs.misses, labs.hits) == (misses, hits + len(reads))  # never rebuilt
+    # validation ran on a scratch copy: the kept lab still equals its row
+    engine, who = client.app.state.engine, Caller(digest(client.cookies["kpl_session"]), None)
+    kept = service.open_lab(engine, lab_id, who)
+    row = repo.find(engine, lab_id, who)
+    assert row is not None and json.loads(json.dumps(kept.lab.to_data())) == row.data
+    assert "10.77.66.55" not in kept.lab.rules(None, "save")

@@ -58,8 +58,8 @@ def find(engine: Engine, lab_id: str, who: Caller, *, data: bool = True) -> LabR
         return session.exec(query).first()
 
 
-def latest_for(engine: Engine, owner: str | None) -> LabRow | None:
-    """The session's most recently used lab (what `/lab` opens)."""
+def latest_for(engine: Engine, owner: str | None, *, data: bool = True) -> LabRow | None:
+    """The session's most recently used lab (what `/lab` opens); without `data`, as `find`."""
     if owner is None:
         return None
     query = (
@@ -67,6 +67,8 @@ def latest_for(engine: Engine, owner: str | None) -> LabRow | None:
         .where(col(LabRow.owner) == owner)
         .order_by(col(LabRow.updated).desc(), col(LabRow.created).desc())
     )
+    if not data:
+        query = query.options(defer(LabRow.data))  # type: ignore[arg-type]
     with Session(engine, expire_on_commit=False) as session:
         return session.exec(query).first()
 

@@ -92,6 +92,26 @@ def open_lab(engine: Engine, lab_id: str, who: Caller) -> Opened:
     return restore(row)
 
 
+def open_latest(engine: Engine, who: Caller) -> Opened | None:
+    """The session's most recently used lab (None if it has none; Unreadable), from the cache
+    like `open_lab`: the row is read without its data, and with it only when not cached."""
+    row = repo.latest_for(engine, who.session, data=False)
+    if row is None:
+        return None
+    lab = cache.for_engine(engine).take(row.id, row.version)
+    if lab is not None:
+        return Opened(row, lab)
+    row = repo.find(engine, row.id, who)
+    return restore(row) if row is not None else None
+
+
+def open_new(engine: Engine, who: Caller) -> Opened:
+    """A new seed lab of the session, opened (handed to the cache by `keep` when done)."""
+    lab = Lab.new(scenario="seed", mode="iptables", seed=1)
+    row, _ = repo.create(engine, lab.to_data(), who.session)
+    return Opened(row, lab)
+
+
 def keep(engine: Engine, opened: Opened) -> None:
     """Hand the lab back to the cache: call only when it equals its row at `row.version` (just
     saved, or unchanged) and this request will not touch it again."""

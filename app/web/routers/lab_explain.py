@@ -9,6 +9,8 @@ iptables-save would print. Shared (read-only) labs can be explained too.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -29,11 +31,17 @@ Name = Annotated[str, Query(max_length=256)]
 SPEC_LIMIT = 4096
 
 
-def _lab(request: Request, engine: EngineDep, lab_id: str) -> Lab | None:
+@contextmanager
+def _lab(request: Request, engine: EngineDep, lab_id: str) -> Iterator[Lab | None]:
+    """The learner's lab for one read (None if not theirs or unreadable); back to the cache
+    afterwards, as these views never change it (validation runs on a scratch copy)."""
     try:
-        return service.open_lab(engine, lab_id, caller(request)).lab
-    except service.NotFound:
-        return None
+        opened = service.open_lab(engine, lab_id, caller(request))
+    except (service.NotFound, service.Unreadable):
+        yield None
+        return
+    yield opened.lab
+    service.keep(engine, opened)
 
 
 def _explain(request: Request, lab: Lab | None, t: TranslatorDep, where: dict) -> Response:
@@ -64,7 +72,8 @@ def explain_rule(
 ) -> Response:
     """Explain one rule of the learner's own lab, option by option."""
     where = {"table": table, "chain": chain, "n": n, "node": node}
-    return _explain(request, _lab(request, engine, lab_id), t, where)
+    with _lab(request, engine, lab_id) as lab:
+        return _explain(request, lab, t, where)
 
 
 @router.get("/lab/shared/{token}/rules/explain", response_class=HTMLResponse)
@@ -98,17 +107,17 @@ def validate_rule(
     node: Name = "",
 ) -> Response:
     """Check the rule being typed; `X-Rule-Invalid` tells the input its aria-invalid state."""
-    lab = _lab(request, engine, lab_id)
-    if lab is None:
-        return HTMLResponse(t("lab.error.not_found"), status_code=404)
     spec = spec.replace("\n", " ").strip()
-    if op == "policy" or not spec:
-        return HTMLResponse("", headers={"X-Rule-Invalid": "false"})
-    try:
-        ruleset = lab.ruleset(node or None)
-    except LabError:
-        return HTMLResponse(t("lab.error.not_found"), status_code=404)
-    check = check_spec(ruleset, table, chain, op, spec, number)
+    with _lab(request, engine, lab_id) as lab:
+        if lab is None:
+            return HTMLResponse(t("lab.error.not_found"), status_code=404)
+        if op == "policy" or not spec:
+            return HTMLResponse("", headers={"X-Rule-Invalid": "false"})
+        try:
+            ruleset = lab.ruleset(node or None)
+        except LabError:
+            return HTMLResponse(t("lab.error.not_found"), status_code=404)
+        check = check_spec(ruleset, table, chain, op, spec, number)
     response = render(request, "partials/lab_validate.html", check=check)
     response.headers["X-Rule-Invalid"] = "false" if check.ok else "true"
     return response

@@ -30,14 +30,15 @@ router = APIRouter(tags=["lab pages"], include_in_schema=False)
 def lab_page(request: Request, engine: EngineDep, lang: LangDep, t: TranslatorDep) -> Response:
     """The learner's lab: the session's latest, or a new one from the seed scenario."""
     who = caller(request, create_session=True)
-    row, state = repo.latest_for(engine, who.session), PageState()
+    state = PageState()
     try:
-        opened = service.restore(row) if row is not None else None
+        opened = service.open_latest(engine, who)
     except service.Unreadable:
         opened, state = None, PageState(info_notice=t("lab.error.unreadable_fresh"))
     if opened is None:
-        opened = service.restore(service.new_lab(engine, "seed", "iptables", who)[0])
+        opened = service.open_new(engine, who)
     response = render(request, "pages/lab.html", **context(opened, state, lang, t))
+    service.keep(engine, opened)  # drawing the page only read the lab
     remember(response, who)
     return response
 

@@ -93,5 +93,9 @@ def show_rules(
         opened = service.open_lab(engine, lab_id, caller(request))
     except service.NotFound:
         return HTMLResponse(t("lab.error.not_found"), status_code=404)
+    except service.Unreadable:
+        return HTMLResponse(t("lab.error.unreadable"), status_code=409)
     ctx = context(opened, PageState(node=node or None, fmt=fmt), lang, t)
-    return render(request, "partials/lab_rules.html", **ctx)
+    response = render(request, "partials/lab_rules.html", **ctx)
+    service.keep(engine, opened)  # drawing the panel only read the lab
+    return response
