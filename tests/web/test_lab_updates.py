@@ -1,12 +1,16 @@
 """An htmx answer on /lab redraws only the panels the action changed: a read-only console line
 leaves the rules and the cluster out, a rule edit brings the rules panel with the new rule, a
-scale brings the cluster, a packet brings the rules with its hits and new counters."""
+scale brings the cluster, a packet brings the rules with its hits and new counters. The plain
+panel of a lab version is drawn once per process and never shown for another version."""
 
 from __future__ import annotations
 
 import re
 
 from fastapi.testclient import TestClient
+
+from app.web.i18n import translate
+from app.web.labs.panels import PANELS, Panels
 
 RULES = 'id="rules"'
 CLUSTER = 'id="cluster"'
@@ -68,3 +72,30 @@ def test_a_packet_redraws_the_rules_with_its_hits_and_counters(client: TestClien
     )
     # a read-only line afterwards leaves the highlighted panel as the browser shows it
     assert RULES not in _run(client, lab_id, _version(text), "kubectl get svc")
+
+
+def test_a_panel_drawn_once_per_version_is_never_stale(client: TestClient) -> None:
+    lab_id, version = _open(client)
+    before = PANELS.hits
+    first = client.get(f"/lab/{lab_id}/rules?fmt=tree&lang=en").text
+    again = client.get(f"/lab/{lab_id}/rules?fmt=tree&lang=en").text
+    assert again == first and PANELS.hits >= before + 1  # the same HTML, drawn once
+    chinese = client.get(f"/lab/{lab_id}/rules?fmt=tree&lang=zh").text
+    assert chinese != first and translate("zh", "lab.rules.title") in chinese
+    assert "-s 10.6.5.4/32" not in first
+    _run(client, lab_id, version, "iptables -A INPUT -s 10.6.5.4/32 -j DROP")
+    for fmt in ("tree", "save"):
+        assert "-s 10.6.5.4/32" in client.get(f"/lab/{lab_id}/rules?fmt={fmt}&lang=en").text
+    assert "-s 10.6.5.4/32" in client.get("/lab?lang=en").text
+
+
+def test_the_panels_kept_are_bounded_in_count_and_size() -> None:
+    panels = Panels(size=3, chars=100)
+    for n in range(5):
+        panels.put(("lab", n, "en", "node", "tree"), "x" * 10)
+    assert len(panels) == 3 and panels.get(("lab", 0, "en", "node", "tree")) is None
+    panels.put(("lab", 9, "en", "node", "tree"), "y" * 90)  # pushes out all but itself and one
+    assert panels.get(("lab", 9, "en", "node", "tree")) == "y" * 90
+    assert sum(len(panels.get(k) or "") for k in list(panels._html)) <= 100
+    panels.put(("lab", 10, "en", "node", "tree"), "z" * 101)  # larger than the bound: not kept
+    assert panels.get(("lab", 10, "en", "node", "tree")) is None

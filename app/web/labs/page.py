@@ -2,20 +2,28 @@
 
 `PageState` carries what one answer shows beyond the lab itself (the last traces, kube-proxy's
 sync report, the rules view's node and format, a notice); `context` turns both into the
-variables the `lab_*` partials read.
+variables the `lab_*` partials read. The rules panel is drawn by a function the template calls
+(`rules_panel`), so an answer that leaves it out never builds its variables, and the plain
+panel of one lab version is drawn once per process (panels.py).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from jinja2 import pass_context
+from jinja2.runtime import Context
+from markupsafe import Markup
 
 from app.config import ROOT
 from app.sim.lab import Lab
 from app.sim.lab.modes import MODES
 from app.sim.scenarios import SCENARIOS
 from app.web.labs import views
+from app.web.labs.panels import PANELS
 from app.web.labs.service import Opened
 
 PLAYER_TEMPLATE = ROOT / "templates" / "partials" / "player.html"
@@ -89,6 +97,30 @@ def rules_context(lab: Lab, state: PageState, lang: str, t: Any) -> dict[str, An
     }
 
 
+def rules_panel(opened: Opened, state: PageState, lang: str, t: Any) -> Callable[..., Markup]:
+    """The rules panel as the templates call it (`rules_panel(oob)`): its variables are built
+    only when it is drawn, and the plain panel of a lab version is drawn once (panels.py)."""
+    plain = not state.traces and not views.sync_changes(state.sync) and state.open_chain is None
+
+    @pass_context
+    def draw(ctx: Context, oob: bool = False) -> Markup:
+        key = None
+        if plain and not oob and not ctx.get("readonly"):
+            fmt = state.fmt if state.fmt in views.RULE_FORMATS else "tree"
+            node = _rules_node(opened.lab, state)
+            key = (opened.row.id, opened.row.version, lang, node, fmt)
+            html = PANELS.get(key)
+            if html is not None:
+                return Markup(html)
+        values = {**ctx.get_all(), **rules_context(opened.lab, state, lang, t), "oob": oob}
+        html = ctx.environment.get_template("partials/lab_rules_panel.html").render(values)
+        if key is not None:
+            PANELS.put(key, html)
+        return Markup(html)
+
+    return draw
+
+
 def _mode_views(lab: Lab, node: str) -> list[tuple[str, str]]:
     """The mode's own state on the node (IPVS: ipvsadm -Ln, ipset list), if it has any."""
     mode = MODES.get(lab.mode)
@@ -157,6 +189,6 @@ def context(opened: Opened, state: PageState, lang: str, t: Any, **extra: Any) -
         "conflict": state.conflict,
         "info_notice": state.info_notice,
         **_trace_context(state, t),
-        **({} if state.rules_kept else rules_context(lab, state, lang, t)),
+        "rules_panel": rules_panel(opened, state, lang, t),
         **extra,
     }
