@@ -214,3 +214,27 @@ def test_the_command_budget_is_shared_by_every_worker(
             break
     assert statuses[-1].status_code == 429
     assert "retry-after" in statuses[-1].headers
+
+
+def test_a_read_only_line_is_kept_in_the_history_by_the_api_as_by_the_page(
+    client: TestClient,
+) -> None:
+    lab_id, auth = _create(client)  # the client's session owns it: /lab opens it too
+    url = f"/api/labs/{lab_id}/commands"
+    for line in ("kubectl get pods", "iptables -t nat -L -n"):
+        assert client.post(url, json={"command": line}, headers=auth).json()["ok"]
+    listed = client.post(url, json={"command": "history"}, headers=auth).json()["output"]
+    assert "kubectl get pods" in listed and "iptables -t nat -L -n" in listed
+    # the next request rebuilds nothing it could have lost: the stored row holds the lines too
+    from app.web.labs.identity import Caller, digest
+
+    row = repo.find(
+        client.app.state.engine, lab_id, Caller(None, digest(auth["Authorization"][7:]))
+    )
+    assert row is not None and row.data["console_history"] == [
+        "kubectl get pods",
+        "iptables -t nat -L -n",
+        "history",
+    ]
+    page = client.get("/lab").text
+    assert 'data-history=\'["kubectl get pods", "iptables -t nat -L -n", "history"]\'' in page

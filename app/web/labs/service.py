@@ -162,10 +162,21 @@ def act(engine: Engine, opened: Opened, action: Callable[[Lab], T], *, changed: 
 
 
 def run_line(engine: Engine, opened: Opened, line: str, lang: str) -> Any:
-    """One console line (kubectl, iptables, curl, ...): a ConsoleResult, saved if it changed."""
+    """One console line (kubectl, iptables, curl, ...): a ConsoleResult. The lab is saved
+    whenever the line was run, read-only ones too: the console history is what the learner
+    typed (`history`, and ↑ on /lab, recall it), kept here as the pages keep it. That save
+    also counts the line against the minute's budget (one statement); a line refused before
+    it ran is counted on its own."""
     check_command(line)
-    rate(engine, opened)
-    return act(engine, opened, lambda lab: lab.run(line, lang), changed=False)
+    check_rate(opened)
+    typed = len(opened.lab.console_history)
+    result = opened.lab.run(line, lang)
+    if result.changed or len(opened.lab.console_history) != typed:
+        repo.save(engine, opened.row, opened.lab.to_data(), count=True)
+        keep(engine, opened)  # the result is plain data built by run()
+    else:
+        rate(engine, opened)
+    return result
 
 
 def send(
