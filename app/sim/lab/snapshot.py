@@ -125,7 +125,8 @@ def unpack(text: str) -> dict[str, Any]:
 
 def from_recipe(cls: type[Lab], recipe: dict[str, Any]) -> Lab:
     """Replay a recipe: the scenario, mode and seed, then each command in order (a console
-    line, {"request": [src, dst, proto, count, node]}, {"import": text} or {"undo": true})."""
+    line, {"request": [src, dst, proto, count, node]} with "times": n when sent n times in
+    a row, {"import": text} or {"undo": true})."""
     if not isinstance(recipe, dict):
         raise LabError({"en": "a recipe is an object", "zh": "recipe 必须是一个对象"})
     lab = cls.new(
@@ -143,15 +144,25 @@ def from_recipe(cls: type[Lab], recipe: dict[str, Any]) -> Lab:
     return lab
 
 
+def _times(entry: dict[str, Any]) -> int | None:
+    """How many times in a row a request entry was sent (1 without `times`); None if bad."""
+    times = entry.get("times", 1)
+    if isinstance(times, int) and not isinstance(times, bool) and times >= 1:
+        return times
+    return None
+
+
 def _replay(lab: Lab, entry: Any) -> None:
     if isinstance(entry, str):
         lab.run(entry)
-    elif isinstance(entry, dict) and "request" in entry:
+    elif isinstance(entry, dict) and "request" in entry and _times(entry) is not None:
         src, dst, proto, count, node = entry["request"]
-        try:
-            lab.request(src, dst, proto, count, node)
-        except LabError:
-            lab.commands.append(entry)  # it failed the first time too; keep it for fidelity
+        for _ in range(_times(entry) or 1):
+            try:
+                lab.request(src, dst, proto, count, node)
+            except LabError:
+                # it failed the first time too; keep it for fidelity
+                lab.note_request([src, dst, proto, count, node])
     elif isinstance(entry, dict) and "import" in entry:
         lab.import_dump(str(entry["import"]))
     elif isinstance(entry, dict) and entry.get("undo"):
