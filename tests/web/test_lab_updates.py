@@ -72,6 +72,15 @@ def test_a_packet_redraws_the_rules_with_its_hits_and_counters(client: TestClien
     )
     # a read-only line afterwards leaves the highlighted panel as the browser shows it
     assert RULES not in _run(client, lab_id, _version(text), "kubectl get svc")
+    # the same packet again: the chains it passed show the new counts, drawn afresh
+    text = client.post(f"/lab/{lab_id}/request", data=form | {"count": "2"}).text
+    rules = text.split(RULES, 1)[1]
+    assert re.search(
+        r'<tr class="hit"[^>]*>\s*<td class="num">\d+</td><td class="num">5</td>', rules
+    )
+    assert rules.count('<details class="chain-block') == client.get(
+        f"/lab/{lab_id}/rules?fmt=tree"
+    ).text.count('<details class="chain-block')  # every chain is there, drawn or kept
 
 
 def test_a_panel_drawn_once_per_version_is_never_stale(client: TestClient) -> None:

@@ -23,7 +23,7 @@ from app.sim.lab import Lab
 from app.sim.lab.modes import MODES
 from app.sim.scenarios import SCENARIOS
 from app.web.labs import views
-from app.web.labs.panels import PANELS
+from app.web.labs.panels import CHAINS, PANELS
 from app.web.labs.service import Opened
 
 PLAYER_TEMPLATE = ROOT / "templates" / "partials" / "player.html"
@@ -94,7 +94,37 @@ def rules_context(lab: Lab, state: PageState, lang: str, t: Any) -> dict[str, An
         "small": total < SMALL_RULESET,
         "open_chain": state.open_chain,
         "mode_views": _mode_views(lab, node),
+        "chain_block": chain_block,
     }
+
+
+@pass_context
+def chain_block(ctx: Context, table: dict[str, Any], chain: dict[str, Any], cid: str) -> Markup:
+    """One chain of the rules panel, drawn once for as long as all it shows stays the same:
+    a packet moves the counters of the chains it went through and leaves the HTML of the
+    others (most of a panel) as it was. The key is everything the chain's HTML is made of."""
+    where = (table["name"], chain["name"])
+    key = (
+        ctx.get("lang"),
+        bool(ctx.get("readonly")),
+        ctx.get("share_token"),
+        ctx.get("lab_id"),
+        ctx.get("rules_node"),
+        where,
+        cid,
+        chain["policy"],
+        chain["hit"],
+        where in ctx.get("changed", ()),
+        where == ctx.get("open_chain"),
+        bool(ctx.get("small")) and chain["name"] == "KUBE-SERVICES",
+        tuple((r["number"], r["packets"], r["bytes"], r["spec"], r["hit"]) for r in chain["rules"]),
+    )
+    html = CHAINS.get(key)
+    if html is None:
+        values = {**ctx.get_all(), "table": table, "chain": chain, "cid": cid}
+        html = ctx.environment.get_template("partials/lab_rules_chain.html").render(values)
+        CHAINS.put(key, html)
+    return Markup(html)
 
 
 def rules_panel(opened: Opened, state: PageState, lang: str, t: Any) -> Callable[..., Markup]:

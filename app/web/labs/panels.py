@@ -8,17 +8,21 @@ that version, the language, the node and the format is the same HTML for as long
 names it: a reload or a second look at a format costs a dictionary lookup. Only the plain
 panel is kept (no packet's hits, no sync chips, no chain held open, not read-only, not an
 out-of-band update): the panels of answers to actions are drawn for that one answer.
+
+Below the panel, each chain is kept by its own content (`CHAINS`): an answer to a packet draws
+only the chains whose counters or hits it changed, and takes the others as they were.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Hashable
 
 SIZE = 128  # panels kept per process, least recently used first out
 CHARS = 32 * 1024 * 1024  # ...and at most this much HTML in all (a 5,000-rule panel: ~5 MB)
 
-Key = tuple[str, int, str, str, str]  # lab id, row version, language, node, format
+Key = Hashable  # panels: lab id, row version, language, node, format; chains: all they show
 
 
 class Panels:
@@ -61,3 +65,6 @@ class Panels:
 # One per process: a key names a lab id (random, unique across databases) at one version of
 # its row, so every app in the process (tests run several) may share it.
 PANELS = Panels()
+# Chains of panels, keyed by all they show (rules, counters, hits, language, ...): a chain a
+# packet did not pass through is drawn once for the next answers too. Many small entries.
+CHAINS = Panels(size=8192, chars=CHARS // 2)
