@@ -158,3 +158,18 @@ def test_packet_for_another_node_is_refused(kernel) -> None:
     topo = kernel(FILTER_INPUT_DROP, NodeConfig())
     with pytest.raises(ValueError, match="different node"):
         topo.trace({**CLIENT, "dst": "10.0.0.1", "dport": 80, "node_ip": "10.0.0.2/24"})
+
+
+def _sysctl(ns: str, key: str) -> str:
+    with netns.entered(ns), open("/proc/sys/" + key.replace(".", "/")) as handle:
+        return handle.read().strip()
+
+
+def test_only_the_node_forwards_whatever_the_host_does(kernel) -> None:
+    """New namespaces copy IPv4 forwarding from the host's; where Docker turned it on, a client
+    that forwarded would bounce an unanswered packet back to the node until the trace monitor
+    overflowed. The harness sets it in every namespace, so the host's setting cannot matter."""
+    topo = kernel(FILTER_INPUT_DROP)
+    assert _sysctl(topo.node, "net.ipv4.ip_forward") == "1"
+    assert _sysctl(topo.ext, "net.ipv4.ip_forward") == "0"
+    assert _sysctl(topo.pod, "net.ipv4.ip_forward") == "0"

@@ -137,8 +137,13 @@ def pod_commands() -> list[str]:
 def sysctls(cfg: NodeConfig) -> tuple[dict[str, object], dict[str, object]]:
     """(node, ext and pod) sysctls: a forwarding node without reverse-path filtering, plus the
     packet's own `sysctls` (they win)."""
+    # A new namespace copies IPv4 forwarding from the host's (net.core.devconf_inherit_init_net
+    # = 0, the default): on a host where Docker turned forwarding on, the client namespace
+    # would route a packet the node sent back to it straight back again, a loop that floods
+    # the trace monitor (ENOBUFS). The client and the pod are hosts, so they never forward.
     quiet: dict[str, object] = {"net.ipv4.conf.all.rp_filter": 0,
-                                "net.ipv4.conf.default.rp_filter": 0}  # fmt: skip
+                                "net.ipv4.conf.default.rp_filter": 0,
+                                "net.ipv4.ip_forward": 0}  # fmt: skip
     node = {
         **quiet,
         "net.ipv4.ip_forward": 1,
