@@ -20,7 +20,7 @@ PIP := $(BIN)/python -m pip --quiet --disable-pip-version-check
 
 help:
 	@echo "make run    serve http://$(HOST):$(PORT) (creates .venv and the SQLite database)"
-	@echo "make test   install what the tests need, then ruff and the whole pytest suite"
+	@echo "make test   install what the tests need, then ruff, the whole pytest suite and docker-test"
 	@echo "make bench  print benchmark figures, one 'name: value unit' per line"
 	@echo "make docker-test  build the Docker image, run it, drive its API, clean up"
 
@@ -54,7 +54,7 @@ system-packages:
 	echo "==> apt-get install$$missing (log: $(VENV)/apt.log)"; \
 	mkdir -p $(VENV); \
 	{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	    --no-install-recommends $$missing; } > $(VENV)/apt.log 2>&1 \
+	    -o DPkg::Lock::Timeout=300 --no-install-recommends $$missing; } > $(VENV)/apt.log 2>&1 \
 	  || echo "==> apt-get failed (see $(VENV)/apt.log); tests that need$$missing will skip"
 
 run: $(VENV)/.installed
@@ -83,7 +83,19 @@ endef
 pytest: $(VENV)/.installed-test system-packages
 	@$(WITH_POSTGRES) echo "==> pytest"; $(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
-test: lint pytest
+# The Docker image is built and driven (docker-test) while pytest runs: the build waits mostly on
+# downloads, so both together take little longer than pytest alone. PostgreSQL is started (and
+# installed if need be) first, so the two never run apt-get at the same time.
+test: lint system-packages
+	@scripts/postgres.sh start > /dev/null 2>&1 || true; \
+	scripts/docker-test.sh > $(VENV)/docker-test.log 2>&1 & docker_pid=$$!; \
+	pytest_status=0; $(MAKE) --no-print-directory pytest || pytest_status=$$?; \
+	docker_status=0; wait $$docker_pid || docker_status=$$?; \
+	echo "==> docker-test (whole log: $(VENV)/docker-test.log)"; \
+	tail -n 12 $(VENV)/docker-test.log | sed 's/^/    /'; \
+	if [ $$docker_status != 0 ]; then echo "==> docker-test FAILED (exit $$docker_status)"; fi; \
+	if [ $$pytest_status != 0 ]; then echo "==> pytest FAILED (exit $$pytest_status)"; fi; \
+	[ $$pytest_status = 0 ] && [ $$docker_status = 0 ]
 
 bench: $(VENV)/.installed-test
 	@$(WITH_POSTGRES) if [ -f tests/bench/run.py ]; then $(BIN)/python tests/bench/run.py; \

@@ -63,7 +63,7 @@ apt_install() {
   fi
   say "apt-get install $* (log: $STATE/apt.log)"
   { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-    --no-install-recommends "$@"; } > "$STATE/apt.log" 2>&1
+    -o DPkg::Lock::Timeout=300 --no-install-recommends "$@"; } > "$STATE/apt.log" 2>&1
 }
 
 # --- 1. an engine ------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ install_server() {
   local log
   log="$(mktemp)"
   if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-    --no-install-recommends postgresql; } >"$log" 2>&1; then
+    -o DPkg::Lock::Timeout=300 --no-install-recommends postgresql; } >"$log" 2>&1; then
     tail -n 20 "$log" >&2
     rm -f "$log"
     fail "apt-get install postgresql failed"
