@@ -51,6 +51,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 from live_server import ROOT, start
@@ -274,9 +275,25 @@ def _database() -> Iterator[tuple[str, bool]]:
     try:
         yield make_url(base).set(database=name).render_as_string(hide_password=False), True
     finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        _drop(admin, name)
         admin.dispose()
+
+
+def _drop(admin: Any, name: str) -> None:
+    """Drop the run's database; a refusal (a backend not yet gone, e.g. autovacuum's) is retried,
+    and one that persists is reported, never allowed to throw away the run's figures."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    for attempt in range(5):
+        try:
+            with admin.connect() as connection:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            return
+        except DBAPIError as error:
+            if attempt == 4:
+                print(f"note: database {name} left behind: {error.orig}", file=sys.stderr)
+            time.sleep(1)
 
 
 def _quantile(values: list[float], q: int) -> float:
