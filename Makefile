@@ -87,7 +87,8 @@ pytest: $(VENV)/.installed-test system-packages
 # downloads, so both together take little longer than pytest alone. PostgreSQL is started (and
 # installed if need be) first, so the two never run apt-get at the same time.
 test: lint system-packages
-	@scripts/postgres.sh start > /dev/null 2>&1 || true; \
+	@if scripts/postgres.sh start > /dev/null 2>&1; then \
+	  export KPL_TEST_POSTGRES_URL=$$(scripts/postgres.sh url); fi; \
 	scripts/docker-test.sh > $(VENV)/docker-test.log 2>&1 & docker_pid=$$!; \
 	pytest_status=0; $(MAKE) --no-print-directory pytest || pytest_status=$$?; \
 	docker_status=0; wait $$docker_pid || docker_status=$$?; \
@@ -102,10 +103,10 @@ bench: $(VENV)/.installed-test
 	else echo "no benchmarks yet (tests/bench/run.py is absent)"; fi
 
 # Builds the image for real and drives it (installs docker.io and starts dockerd as root if need
-# be; without Docker Hub it builds a Debian base with debootstrap once). `SKIP:` where no engine
-# can run.
-docker-test:
-	@scripts/docker-test.sh
+# be; without Docker Hub it builds a Debian base with debootstrap once), then runs two replicas
+# of it on one PostgreSQL database. `SKIP:` where no engine can run.
+docker-test: $(VENV)/.installed-test
+	@$(WITH_POSTGRES) scripts/docker-test.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache tests/e2e/artifacts

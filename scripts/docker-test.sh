@@ -23,6 +23,7 @@ BUILD_CACHE=kube-proxy-lab:docker-test-build
 PRIVATE_INDEX=""
 CONTAINER=kube-proxy-lab-docker-test-$$
 STARTED_DOCKERD=""
+PG_DATABASE=""
 started=$SECONDS
 
 say() { echo "==> $*"; }
@@ -40,7 +41,7 @@ fail() {
 cleanup() {
   local status=$?
   if [ "${KPL_DOCKER_KEEP:-0}" != 1 ] && docker info > /dev/null 2>&1; then
-    docker rm -f -v "$CONTAINER" > /dev/null 2>&1 || true
+    docker rm -f -v "$CONTAINER" "$CONTAINER-a" "$CONTAINER-b" > /dev/null 2>&1 || true
     docker rmi "$IMAGE" > /dev/null 2>&1 || true
     # The build stage stays tagged as the next run's cache (its dependency layer takes a minute
     # to make), unless a private index was passed: build arguments live in its history.
@@ -48,6 +49,7 @@ cleanup() {
     # Build stages a newer one replaced.
     docker image prune -f --filter label=kube-proxy-lab.stage=build > /dev/null 2>&1 || true
   fi
+  if [ -n "$PG_DATABASE" ]; then pg_admin drop "$PG_DATABASE" > /dev/null 2>&1 || true; fi
   if [ -n "$STARTED_DOCKERD" ]; then
     say "stopping the dockerd this run started (pid $STARTED_DOCKERD)"
     kill "$STARTED_DOCKERD" 2> /dev/null || true
@@ -172,6 +174,77 @@ pip_build_args() {
   done
 }
 
+# --- 3b. two replicas of the image on one PostgreSQL ---------------------------------------------
+# The project's own Python (SQLAlchemy, psycopg) makes and drops a database of its own on the
+# test cluster; prints the new database's URL.
+pg_admin() {
+  .venv/bin/python - "$1" "$2" << 'EOF_PY'
+import sys
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+import os
+verb, name = sys.argv[1], sys.argv[2]
+base = make_url(os.environ["KPL_TEST_POSTGRES_URL"])
+admin = create_engine(base, isolation_level="AUTOCOMMIT")
+with admin.connect() as connection:
+    if verb == "create":
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+        print(base.set(database=name).render_as_string(hide_password=False))
+    else:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+EOF_PY
+}
+
+free_port() { .venv/bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# Two containers of the image, as docker-compose.yml and the Deployment run it, serve one learner
+# from one PostgreSQL database: a lab made through one is edited and read through the other.
+# Host network, each app listening on 127.0.0.1 only (the test cluster listens there).
+postgres_replicas() {
+  if [ -z "${KPL_TEST_POSTGRES_URL:-}" ] || [ ! -x .venv/bin/python ]; then
+    say "no test PostgreSQL (KPL_TEST_POSTGRES_URL unset): the image ran on SQLite only"
+    return
+  fi
+  local url port_a port_b name
+  PG_DATABASE=kpl_docker_$$
+  url=$(pg_admin create "$PG_DATABASE") || fail "could not create a database on $KPL_TEST_POSTGRES_URL"
+  port_a=$(free_port)
+  port_b=$(free_port)
+  for name in a b; do
+    local port=$port_a
+    [ "$name" = b ] && port=$port_b
+    docker run -d --name "$CONTAINER-$name" --network host --read-only --tmpfs /tmp \
+      -e DATABASE_URL="$url" "$IMAGE" \
+      kube-proxy-lab serve --host 127.0.0.1 --port "$port" > /dev/null
+  done
+  local a=http://127.0.0.1:$port_a b=http://127.0.0.1:$port_b ready=""
+  for _ in $(seq 60); do
+    if curl -fsS -o /dev/null "$a/readyz" 2> /dev/null && curl -fsS -o /dev/null "$b/readyz" 2> /dev/null; then
+      ready=1
+      break
+    fi
+    sleep 1
+  done
+  [ -n "$ready" ] || {
+    docker logs "$CONTAINER-a" >&2 || true
+    docker logs "$CONTAINER-b" >&2 || true
+    fail "the two replicas on PostgreSQL did not become ready within 60 s"
+  }
+  local lab lab_id auth edit seen
+  lab=$(curl -fsS --max-time 10 -X POST -H 'Content-Type: application/json' -d '{}' "$a/api/labs")
+  lab_id=$(echo "$lab" | json "['id']")
+  auth="Authorization: Bearer $(echo "$lab" | json "['token']")"
+  edit=$(curl -fsS --max-time 10 -X POST -H 'Content-Type: application/json' -H "$auth" \
+    -d '{"command": "kubectl scale deployment my-first-deploy --replicas=3"}' \
+    "$b/api/labs/$lab_id/commands")
+  [ "$(echo "$edit" | json "['ok']")" = True ] || fail "kubectl scale through replica b: $edit"
+  seen=$(curl -fsS --max-time 10 -X POST -H 'Content-Type: application/json' -H "$auth" \
+    -d '{"from": "external", "to": "10.97.139.74:8080", "proto": "tcp", "count": 60}' \
+    "$a/api/labs/$lab_id/requests" | json "['endpoints'].__len__()")
+  [ "$seen" = 3 ] || fail "replica a did not see the 3 endpoints scaled through replica b ($seen)"
+  say "two replicas on PostgreSQL: a lab made on one, scaled to 3 on the other, 60 packets on the first reach all 3 endpoints"
+}
+
 # --- 4. build, run, probe ----------------------------------------------------------------------
 # One function, read whole before it runs: editing this file during a run cannot derail it.
 main() {
@@ -252,6 +325,7 @@ main() {
   say "HEALTHCHECK healthy, running as uid $uid on a read-only root filesystem"
   # A sizing figure for the manifests' memory requests: one worker after a lab and 50 packets.
   say "memory in use: $(docker stats --no-stream --format '{{.MemUsage}}' "$CONTAINER")"
+  postgres_replicas
   say "docker-test passed in $((SECONDS - started)) s"
 }
 
