@@ -56,6 +56,11 @@ def test_repeated_requests_are_one_recipe_entry_and_replay_exactly(client: TestC
     token = re.search(r"/lab/shared/([\w-]+)", post("do", {"op": "share"})).group(1)
     shared = html.unescape(client.get(f"/lab/shared/{token}/rules?fmt=save").text)
     assert stored.rules(None, "save").split("\n", 1)[1] in shared
+    # and its console shows each entry, the repeated one with its count
+    console = html.unescape(client.get(f"/lab/shared/{token}?lang=en").text)
+    request = "# request external -> svc/my-first-deploy:8080 tcp"
+    assert f"{request} x2 (sent 5 times)</span>" in console
+    assert f"{request} x2</span>" in console and f"{request} x1</span>" in console
 
 
 def test_a_recipe_entry_with_a_bad_count_of_times_is_refused() -> None:

@@ -35,14 +35,17 @@ def _shared(engine: EngineDep, token: str) -> Opened | None:
 
 
 def _recipe_lines(commands: list[object]) -> list[str]:
-    """The console lines that built the lab; a request from the form shows as a comment."""
+    """The console lines that built the lab; a request from the form shows as a comment, with
+    how many times in a row it was sent when the recipe counted repeats on one entry."""
     lines = []
     for command in commands:
         if isinstance(command, str):
             lines.append(command)
         elif isinstance(command, dict) and isinstance(command.get("request"), list):
             src, dst, proto, count, *_ = [*command["request"], None, None, None, None]
-            lines.append(f"# request {src} -> {dst} {proto} x{count}")
+            times = command.get("times", 1)
+            repeated = f" (sent {times} times)" if isinstance(times, int) and times > 1 else ""
+            lines.append(f"# request {src} -> {dst} {proto} x{count}{repeated}")
     return lines
 
 
