@@ -70,10 +70,11 @@ def servers(
         url = str(request.getfixturevalue("module_postgres_url"))
     else:
         url = f"sqlite:///{tmp_path_factory.mktemp('workers') / 'shared.sqlite3'}"
+    logs = tmp_path_factory.mktemp("logs")  # pytest's own temporary tree, not /tmp
     started: list[Server] = []
     try:
-        started.append(start(url, workers=2, cli=True))
-        started.append(start(url))
+        started.append(start(url, workers=2, cli=True, log=logs / "a.log"))
+        started.append(start(url, log=logs / "b.log"))
         yield started[0].base, started[1].base
     finally:
         for server in started:
