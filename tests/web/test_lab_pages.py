@@ -302,3 +302,6 @@ def test_a_lab_saved_in_an_older_shape_starts_afresh_instead_of_failing(
     assert re.search(r'data-lab="(\w+)"', page.text).group(1) != lab_id
     assert client.post(f"/lab/{lab_id}/run", data={"command": "kubectl get svc"}).status_code == 409
     assert client.get(f"/api/labs/{lab_id}").status_code == 409
+    assert client.get(f"/lab/{lab_id}/rules").status_code == 409
+    completion = client.get(f"/lab/{lab_id}/complete", params={"line": "kubectl "})
+    assert completion.status_code == 200 and completion.json() == {"completions": []}

@@ -10,7 +10,8 @@ and the pages refuse the same things with the same words.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -110,6 +111,15 @@ def open_new(engine: Engine, who: Caller) -> Opened:
     lab = Lab.new(scenario="seed", mode="iptables", seed=1)
     row, _ = repo.create(engine, lab.to_data(), who.session)
     return Opened(row, lab)
+
+
+@contextmanager
+def reading(engine: Engine, lab_id: str, who: Caller) -> Iterator[Opened]:
+    """The lab for a view that only reads it (NotFound, Unreadable as `open_lab`), handed back
+    to the cache when the view is done, so the next action need not rebuild it."""
+    opened = open_lab(engine, lab_id, who)
+    yield opened
+    keep(engine, opened)
 
 
 def keep(engine: Engine, opened: Opened) -> None:

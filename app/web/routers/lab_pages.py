@@ -182,11 +182,12 @@ def complete_line(
 ) -> JSONResponse:
     """Tab completion: the candidates for the line typed so far."""
     try:
-        opened = service.open_lab(engine, lab_id, caller(request))
+        with service.reading(engine, lab_id, caller(request)) as opened:
+            completions = list(complete(opened.lab, line))[:50]
     except service.NotFound:
         return JSONResponse({"detail": "Not Found"}, status_code=404)
-    completions = list(complete(opened.lab, line))[:50]
-    service.keep(engine, opened)  # completion only reads the lab: the next action reuses it
+    except service.Unreadable:  # nothing to complete from: the page says how to start afresh
+        return JSONResponse({"completions": []})
     return JSONResponse({"completions": completions})
 
 

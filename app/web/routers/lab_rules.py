@@ -90,12 +90,11 @@ def show_rules(
 ) -> Response:
     """The rules panel for a node, as a tree or as one of iptables' own listings."""
     try:
-        opened = service.open_lab(engine, lab_id, caller(request))
+        with service.reading(engine, lab_id, caller(request)) as opened:
+            ctx = context(opened, PageState(node=node or None, fmt=fmt), lang, t)
+            response = render(request, "partials/lab_rules.html", **ctx)
     except service.NotFound:
         return HTMLResponse(t("lab.error.not_found"), status_code=404)
     except service.Unreadable:
         return HTMLResponse(t("lab.error.unreadable"), status_code=409)
-    ctx = context(opened, PageState(node=node or None, fmt=fmt), lang, t)
-    response = render(request, "partials/lab_rules.html", **ctx)
-    service.keep(engine, opened)  # drawing the panel only read the lab
     return response
