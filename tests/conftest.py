@@ -16,7 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from pg_admin import create_database, drop_database
+from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 
 POSTGRES_ENV = "KPL_TEST_POSTGRES_URL"
@@ -43,17 +44,14 @@ def fresh_postgres_database() -> Iterator[str]:
     # CREATE/DROP DATABASE cannot run inside a transaction block.
     admin = create_engine(base, isolation_level="AUTOCOMMIT")
     try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        create_database(admin, name)
     except Exception as error:
         admin.dispose()
         pytest.fail(f"PostgreSQL at {base.render_as_string()} cannot create a database: {error}")
     try:
         yield base.set(database=name).render_as_string(hide_password=False)
     finally:
-        with admin.connect() as connection:
-            # FORCE (PostgreSQL 13+) closes connections a test's engine may still hold.
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        drop_database(admin, name)  # also closes connections a test's engine may still hold
         admin.dispose()
 
 

@@ -51,10 +51,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import httpx
 from live_server import ROOT, start
+from pg_admin import create_database, drop_database
 
 LEARNERS = int(os.environ.get("KPL_LOAD_LEARNERS", "200"))
 SECONDS = float(os.environ.get("KPL_LOAD_SECONDS", "120"))
@@ -265,35 +265,21 @@ def _database() -> Iterator[tuple[str, bool]]:
         with tempfile.TemporaryDirectory() as tmp:
             yield f"sqlite:///{Path(tmp) / 'load.sqlite3'}", False
         return
-    from sqlalchemy import create_engine, text
+    from sqlalchemy import create_engine
     from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import DBAPIError
 
     name = f"kpl_load_{secrets.token_hex(4)}"
     admin = create_engine(make_url(base), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    create_database(admin, name)
     try:
         yield make_url(base).set(database=name).render_as_string(hide_password=False), True
     finally:
-        _drop(admin, name)
-        admin.dispose()
-
-
-def _drop(admin: Any, name: str) -> None:
-    """Drop the run's database; a refusal (a backend not yet gone, e.g. autovacuum's) is retried,
-    and one that persists is reported, never allowed to throw away the run's figures."""
-    from sqlalchemy import text
-    from sqlalchemy.exc import DBAPIError
-
-    for attempt in range(5):
         try:
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            return
-        except DBAPIError as error:
-            if attempt == 4:
-                print(f"note: database {name} left behind: {error.orig}", file=sys.stderr)
-            time.sleep(1)
+            drop_database(admin, name)
+        except DBAPIError as error:  # reported, never allowed to throw away the run's figures
+            print(f"note: database {name} left behind: {error.orig}", file=sys.stderr)
+        admin.dispose()
 
 
 def _quantile(values: list[float], q: int) -> float:
